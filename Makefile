@@ -1,0 +1,112 @@
+# Switchyard build. One static library per subsystem (src/<dir> -> $(BUILD)/lib<dir>.a), so a
+# unit test links only the layers it tests and a half-written file in one subsystem does not
+# break another's tests. The binary links them all.
+#
+#   make            build/switchyard
+#   make run        install missing Debian packages, build, run on etc/switchyard.cfg
+#   make test       install test packages, build, run every test (ends "N passed, N failed")
+#   make fuzz       libFuzzer targets, time-boxed (FUZZ_SECONDS per target)
+#   make bench      sipbench against Kamailio (see docs/bench.md)
+#   BUILD=dir       build somewhere else (e.g. parallel work trees)
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+STRICT  := -std=c11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+CFLAGS  ?=
+ALL_CFLAGS = $(STRICT) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP
+LDLIBS  = -lpthread -lsqlite3 -lssl -lcrypto
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# subsystems in link order (a library may use only those after it)
+LAYERS  := mgmt mod tm proxy store script tp sip core
+# what each layer's unit tests link
+DEPS_core   := core
+DEPS_sip    := sip core
+DEPS_tp     := tp sip core
+DEPS_proxy  := proxy script tp sip core
+DEPS_script := script sip core
+DEPS_store  := store core
+DEPS_tm     := tm proxy script tp sip core
+DEPS_mod    := $(LAYERS)
+DEPS_mgmt   := $(LAYERS)
+
+lib_src = $(wildcard src/$(1)/*.c)
+lib_obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(call lib_src,$(1)))
+LIBS    := $(foreach l,$(LAYERS),$(if $(call lib_src,$(l)),$(BUILD)/lib$(l).a))
+
+.PHONY: all run test unit fuzz clean deps test-deps bench bench-stateless stress
+all: $(BUILD)/switchyard
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+define LIB_RULE
+$(BUILD)/lib$(1).a: $(call lib_obj,$(1))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(if $(call lib_src,$(l)),$(eval $(call LIB_RULE,$(l)))))
+
+$(BUILD)/obj/main.o: src/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/switchyard: $(BUILD)/obj/main.o $(LIBS)
+	$(CC) $(OPT) $(CFLAGS) -o $@ $< -Wl,--start-group $(LIBS) -Wl,--end-group $(LDLIBS)
+
+# ---- unit tests: tests/unit/<layer>_<name>.c, cmocka, one binary each
+UNIT_SRC := $(wildcard tests/unit/*_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+layer_of = $(firstword $(subst _, ,$(notdir $(1))))
+unit_libs = $(foreach l,$(DEPS_$(call layer_of,$(1))),$(if $(call lib_src,$(l)),$(BUILD)/lib$(l).a))
+
+.SECONDEXPANSION:
+$(BUILD)/unit/%: tests/unit/%.c $$(call unit_libs,%)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< -Wl,--start-group $(call unit_libs,$*) -Wl,--end-group -lcmocka $(LDLIBS)
+unit: $(UNIT_BIN)
+
+# ---- fuzz targets: tests/fuzz/fuzz_<layer>_<name>.c define LLVMFuzzerTestOneInput.
+# `make test` links them with tests/fuzz/replay.c (plain main over the corpus) under ASan+UBSan;
+# `make fuzz` links them with libFuzzer (clang).
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+flayer_of = $(word 2,$(subst _, ,$(notdir $(1))))
+fuzz_libs = $(foreach l,$(DEPS_$(call flayer_of,$(1))),$(if $(call lib_src,$(l)),$(BUILD)/lib$(l).a))
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call fuzz_libs,%)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< tests/fuzz/replay.c -Wl,--start-group $(call fuzz_libs,$*) -Wl,--end-group $(LDLIBS)
+fuzz-replay: $(FUZZ_REPLAY)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) BUILD=build/libfuzzer CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" lib-only
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang $(STRICT) -Wno-missing-prototypes $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build/libfuzzer/$$n $$f \
+	    -Wl,--start-group $$(ls build/libfuzzer/lib*.a) -Wl,--end-group $(LDLIBS); \
+	  mkdir -p tests/fuzz/corpus/$$n; \
+	  build/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/libfuzzer/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -3; \
+	done
+lib-only: $(LIBS)
+
+# ---- top-level commands
+deps:
+	@sh scripts/deps.sh run
+test-deps:
+	@sh scripts/deps.sh test
+
+run: deps all
+	$(BUILD)/switchyard -f etc/switchyard.cfg
+
+test: test-deps
+	$(MAKE) all
+	$(MAKE) BUILD=build/asan OPT="-O1 -g $(SAN)" unit fuzz-replay all
+	python3 tests/run.py --build $(BUILD) --asan build/asan
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,52 @@
+/* proxy.h: the message path above the transports: receive -> parse -> validate -> (tm) ->
+ * script -> send. Owns the stateless operations (forward(), local replies, replies routed back
+ * by Via) that the sl/core units and tm build on. */
+#ifndef PX_PROXY_H
+#define PX_PROXY_H
+
+#include "core/net.h"
+#include "core/str.h"
+#include "script/api.h"
+#include "sip/msg.h"
+
+/* the compiled script every worker runs (immutable once workers start) */
+extern struct scr_prog *px_prog;
+
+/* entry point from the transports: one whole message (a datagram or a framed stream message);
+ * buf is valid only during the call */
+void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len);
+
+/* Hooks the tm unit installs at init; NULL when tm is not loaded.
+ * request_in: called after validation, before the request route. Returns 1 when tm consumed
+ * the request (retransmission absorbed, ACK to a non-2xx, CANCEL handled), 0 to run the script.
+ * reply_in: returns 1 when the reply matched a client transaction (tm relays it), 0 otherwise
+ * (the core relays it statelessly by Via). */
+struct px_tm_hooks {
+	int (*request_in)(struct scr_ctx *ctx);
+	int (*reply_in)(struct scr_ctx *ctx);
+	/* after the request route finished without a reply or relay: tm may clean up */
+	void (*request_done)(struct scr_ctx *ctx);
+};
+extern struct px_tm_hooks px_tm;
+
+/* Resolve a SIP URI to a destination (numeric hosts and names known at load; RFC 3263 subset:
+ * ;transport, sips -> TLS, default port 5060/5061). 0, EINVAL (bad URI), EHOSTUNREACH. */
+int px_resolve(sy_str uri, struct sy_dest *out);
+
+/* send bytes to a destination from the calling worker: 0 or errno (logged once) */
+int px_send(const struct sy_dest *dst, const char *buf, size_t len);
+
+/* a local stateless reply to ctx->msg (RFC 3261 §8.2.6, received/rport added to the Via), sent
+ * per §18.2.2: 0 or errno */
+int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdrs);
+
+/* stateless forward of ctx->msg with ctx->edits: our Via on top (branch derived from the
+ * request per §16.11 so retransmissions map the same), Max-Forwards decremented, sent to dst
+ * (or $du, or the R-URI). 0 or errno */
+int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst);
+
+/* the Via header line we put on requests we send: "Via: SIP/2.0/UDP host:port;branch=...\r\n",
+ * written into buf; 0 or ENOSPC */
+int px_via_line(const struct sy_dest *dst, sy_str branch, char *buf, size_t cap, size_t *len);
+
+#endif

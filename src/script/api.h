@@ -1,0 +1,152 @@
+/* api.h: what a unit (src/mod/*) sees of the script engine.
+ * Each unit is one typed table: functions with their parameter types and the route types that
+ * may call them, and its modparams. The compiler checks every call against the table once, at
+ * load, and compiles the arguments (constants, pseudo-variable templates, regexes, route
+ * references); handlers receive arguments already evaluated. No fixup functions. */
+#ifndef SCR_API_H
+#define SCR_API_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/net.h"
+#include "core/str.h"
+#include "sip/build.h"
+#include "sip/msg.h"
+
+/* route types, as a bit mask for scr_fn.routes */
+enum scr_route_type {
+	SCR_ROUTE_REQUEST = 1 << 0,	/* route, route[x] called from it */
+	SCR_ROUTE_ONREPLY = 1 << 1,
+	SCR_ROUTE_FAILURE = 1 << 2,
+	SCR_ROUTE_BRANCH = 1 << 3,
+	SCR_ROUTE_LOCAL = 1 << 4,
+	SCR_ROUTE_STARTUP = 1 << 5,
+	SCR_ROUTE_TIMER = 1 << 6,
+};
+#define SCR_ROUTE_ANY 0x7f
+#define SCR_ROUTE_REQ_LIKE (SCR_ROUTE_REQUEST | SCR_ROUTE_FAILURE | SCR_ROUTE_BRANCH)
+
+enum scr_arg_type {
+	SCR_ARG_NONE = 0,
+	SCR_ARG_STR,		/* string, pseudo-variables interpolated at run time -> a.s */
+	SCR_ARG_INT,		/* integer constant or int-valued expression -> a.i */
+	SCR_ARG_STR_OR_INT,	/* either -> a.s and a.i (a.i = atoi) */
+	SCR_ARG_REGEX,		/* constant POSIX ERE compiled at load -> a.p (regex_t *) */
+	SCR_ARG_PVAR,		/* a writable pseudo-variable -> a.p (struct scr_pvar *) */
+	SCR_ARG_FLAG,		/* flag number or name -> a.i */
+	SCR_ARG_ROUTE_FAILURE,	/* name of a failure_route[] -> a.i (route index) */
+	SCR_ARG_ROUTE_ONREPLY,	/* name of an onreply_route[] -> a.i */
+	SCR_ARG_ROUTE_BRANCH,	/* name of a branch_route[] -> a.i */
+	SCR_ARG_ROUTE,		/* name of a route[] -> a.i */
+};
+
+struct scr_arg {
+	sy_str s;
+	long i;
+	const void *p;
+	int given;		/* 0 for an optional argument left out */
+};
+
+struct scr_ctx;
+struct scr_prog;
+
+/* Handler result, as in OpenSIPS: > 0 true, < 0 false (-1, -2 ... carry meaning), 0 stops the
+ * script (like exit). */
+typedef int (*scr_fn_handler)(struct scr_ctx *ctx, const struct scr_arg *args);
+
+#define SCR_MAX_ARGS 6
+struct scr_fn {
+	const char *name;
+	unsigned char nmin, nmax;
+	enum scr_arg_type args[SCR_MAX_ARGS];
+	unsigned routes;	/* enum scr_route_type mask */
+	scr_fn_handler fn;
+};
+
+enum scr_param_type { SCR_PARAM_INT, SCR_PARAM_STR };
+struct scr_modparam {
+	const char *name;
+	enum scr_param_type type;
+	/* called at load; return 0, or an errno with *err set to a static message */
+	int (*set)(const struct scr_arg *value, const char **err);
+};
+
+struct scr_unit {
+	const char *name;		/* as in loadmodule "name.so" and modparam("name", ...) */
+	const struct scr_fn *fns;	/* terminated by a row with name == NULL */
+	const struct scr_modparam *params;	/* same */
+	int (*init)(void);		/* after the script loaded, before workers start; may be NULL */
+};
+
+/* the built-in units, in src/mod/units.c; NULL-terminated */
+extern const struct scr_unit *const scr_units[];
+
+/* Per-message state the interpreter and the handlers share. The caller (proxy core or tm)
+ * fills msg/rcv/edits/arena/route_type/host and the engine the rest. Lives on the worker's
+ * stack or arena; nothing here is freed one by one. */
+#define SCR_MAX_BRANCHES 12
+#define SCR_MAX_VARS 32
+struct scr_value {
+	int is_int;
+	long i;
+	sy_str s;		/* arena memory */
+};
+struct scr_ctx {
+	const struct scr_prog *prog;
+	int route_type;			/* one enum scr_route_type bit */
+	struct sip_msg *msg;		/* request, or the reply in onreply_route */
+	const struct sy_rcvinfo *rcv;
+	struct sip_build *edits;	/* header/RURI edits the script made */
+	struct sy_arena *arena;
+
+	sy_str new_ruri;		/* $ru after assignment; empty = unchanged */
+	sy_str dst_uri;			/* $du; empty = none */
+	sy_str branches[SCR_MAX_BRANCHES];	/* append_branch()/lookup() extra targets */
+	unsigned nbranches;
+	uint64_t flags;			/* setflag/isflag, per transaction */
+	uint64_t bflags;
+	struct scr_value vars[SCR_MAX_VARS];	/* $var(x), indexed at load */
+	struct scr_value avps[SCR_MAX_VARS];	/* $avp(x), copied into the transaction */
+
+	unsigned reply_code;		/* $T_reply_code ($rs of the winning reply in failure_route) */
+	int branch_idx;			/* $T_branch_idx */
+	int dropped;			/* drop executed */
+	int exited;			/* exit executed */
+	int replied;			/* a local reply was sent (sl/t_reply) */
+
+	void *host;			/* owner's object: the transaction, or NULL (stateless) */
+	void *host2;
+};
+
+/* the effective request URI: new_ruri if set, else the message's */
+sy_str scr_ctx_ruri(const struct scr_ctx *ctx);
+
+/* Load and compile a config file. On error returns EINVAL and prints one
+ * "file:line:col: message" line per problem to err (a FILE *), and *prog stays NULL. */
+int scr_load(const char *path, void *err_file, struct scr_prog **prog);
+void scr_free(struct scr_prog *prog);
+
+/* global parameters the script set (listen, workers, log_level, alias) */
+struct scr_listen {
+	enum sy_proto proto;
+	sy_str host;		/* as written (IP or name) */
+	unsigned port;
+};
+unsigned scr_listen_count(const struct scr_prog *p);
+const struct scr_listen *scr_listen_get(const struct scr_prog *p, unsigned i);
+long scr_global_int(const struct scr_prog *p, const char *name, long dflt);
+sy_str scr_global_str(const struct scr_prog *p, const char *name);
+/* aliases for uri==myself (besides the listen addresses) */
+int scr_is_myself(const struct scr_prog *p, sy_str host, unsigned port);
+
+/* route lookup: index of a named route of that type, -1 when absent; main routes are index 0
+ * ("" name) of SCR_ROUTE_REQUEST and SCR_ROUTE_ONREPLY */
+int scr_route_index(const struct scr_prog *p, enum scr_route_type type, sy_str name);
+int scr_has_route(const struct scr_prog *p, enum scr_route_type type, int idx);
+
+/* Run route idx of the given type on ctx. Returns the route's last result (>0 true, <0 false)
+ * or 0 when exit/drop stopped it; ctx->dropped/exited tell which. */
+int scr_run(struct scr_ctx *ctx, enum scr_route_type type, int idx);
+
+#endif
