@@ -1,0 +1,79 @@
+/* store.h: persistent back end of the location service (usrloc), SQLite embedded.
+ * The in-memory table (src/mod/usrloc.c) is the authority; the store is a write-through copy
+ * that lets bindings survive a restart. Writes never block the caller: store_submit() copies the
+ * operations into a job and a helper thread applies each job in one SQLite transaction, so one
+ * REGISTER's changes land whole or not at all. Reads (store_load) are synchronous and meant for
+ * start-up only. */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdint.h>
+
+#include "core/str.h"
+
+/* One contact bound to an address-of-record (RFC 3261 §10.3): the row the store keeps and the
+ * view usrloc hands out. Strings point into memory owned by whoever filled the struct. */
+struct store_binding {
+	sy_str aor;		/* canonical "sip:user@domain" (§10.3 step 5) */
+	sy_str contact;		/* Contact URI as registered */
+	sy_str received;	/* source of the REGISTER, "sip:IP:PORT[;transport=x]" */
+	sy_str path;		/* Path values in order, comma-joined (RFC 3327 §5.3) */
+	sy_str callid;
+	sy_str user_agent;
+	sy_str instance;	/* +sip.instance value as written (RFC 5626 §4.2), or empty */
+	uint32_t cseq;
+	uint32_t reg_id;	/* reg-id (RFC 5626), 0 when absent */
+	int64_t expires;	/* absolute, Unix seconds */
+	int q;			/* 0..1000 (q * 1000), -1 when the Contact gave none */
+	uint32_t methods;	/* bit (1u << enum sip_method) per accepted method; 0 = all */
+	uint32_t flags;		/* STORE_FL_* */
+	int proto;		/* enum sy_proto the REGISTER arrived on */
+	int64_t last_modified;	/* Unix seconds */
+	/* memory only (not persisted: meaningless after a restart) */
+	uint64_t conn_id;	/* stream connection of the REGISTER (0: none) */
+	int listen_idx;		/* listen socket it arrived on (-1: unknown) */
+};
+
+#define STORE_FL_NAT 0x1u	/* fix_nated_register(): reach the contact at `received` */
+
+enum store_op_kind {
+	STORE_OP_UPSERT,	/* insert or replace the row (aor, contact) from b */
+	STORE_OP_DELETE,	/* delete the row (b.aor, b.contact) */
+	STORE_OP_DELETE_AOR,	/* delete every row of b.aor */
+	STORE_OP_PURGE,		/* delete every row with expires <= b.expires */
+};
+
+struct store_op {
+	enum store_op_kind kind;
+	struct store_binding b;
+};
+
+struct store;
+
+/* Open (creating the file and table when needed) the database named by url:
+ * "sqlite:///abs/path.db" or "sqlite://relative/path.db"; starts the writer thread.
+ * 0, EINVAL (bad url), EIO (SQLite could not open or create it), ENOMEM. *out owned by the
+ * caller, released by store_close(). */
+int store_open(const char *url, struct store **out);
+
+/* Flush pending writes, stop the writer thread, close the database. NULL is accepted. */
+void store_close(struct store *st);
+
+/* Start-up read: cb is called once per row with expires > now (strings valid during the call
+ * only); a non-zero return from cb stops the walk and is returned. 0, EIO or cb's code. */
+typedef int (*store_load_cb)(const struct store_binding *b, void *arg);
+int store_load(struct store *st, int64_t now, store_load_cb cb, void *arg);
+
+/* Queue ops[0..n) as one job, applied in one SQLite transaction by the writer thread. Copies
+ * everything; never blocks on SQLite. 0, ENOMEM, EAGAIN (queue over its bound: the back end is
+ * not keeping up), EINVAL. A failure to apply a job later is logged in one line. */
+int store_submit(struct store *st, const struct store_op *ops, unsigned n);
+
+/* Wait until every job submitted so far is applied (tests, shutdown). Returns 0, or EIO when
+ * some job failed since the last store_flush(). */
+int store_flush(struct store *st);
+
+/* Number of rows in the table (tests and ul_dump); 0 or EIO. */
+int store_count(struct store *st, unsigned long *out);
+
+#endif
