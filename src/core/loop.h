@@ -50,5 +50,7 @@ int sy_worker_count(void);
 
 /* run fn(arg) on worker w's thread, in order of posting; 0 or ENOMEM/EINVAL */
 int sy_worker_post(int w, void (*fn)(void *arg), void *arg);
+/* wake worker w's loop (a no-op post), e.g. after setting a flag it checks; 0 or EINVAL/ENOMEM */
+int sy_loop_wake(int w);
 
 #endif
