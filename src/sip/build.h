@@ -19,8 +19,9 @@ struct sip_edit {
 
 struct sip_build {
 	const struct sip_msg *m;
-	struct sip_edit *e;
+	struct sip_edit *e;	/* kept sorted by offset, stable for equal offsets */
 	unsigned n, cap;
+	char clen_buf[24];	/* the Content-Length value written by sip_build_set_body */
 };
 
 void sip_build_init(struct sip_build *b, const struct sip_msg *m, struct sip_edit *e,

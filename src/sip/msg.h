@@ -51,6 +51,7 @@ struct sip_uri {
 	sy_str headers;		/* after '?' */
 	sy_str transport, user_param, maddr, ttl, method;	/* well-known params */
 	int lr;			/* ;lr present */
+	sy_str opaque;		/* SIP_URI_OTHER: everything after "scheme:" */
 };
 
 /* one via-parm (RFC 3261 §20.42, §18.2.1, RFC 3581) */
@@ -153,6 +154,18 @@ int sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b);
 int sip_param_get(sy_str params, sy_str name, sy_str *value);
 /* decimal 0..max with no overflow; 0 or ERANGE/EINVAL */
 int sip_parse_uint(sy_str s, uint64_t max, uint64_t *out);
+
+/* Iterate a param list (URI or header params, no leading ';', LWS allowed around ';' and '='):
+ * 0 with *name and *value (len 0 for a flag, quotes kept on a quoted-string value) and *iter
+ * advanced, or ENOENT when the list is exhausted. */
+int sip_param_next(sy_str *iter, sy_str *name, sy_str *value);
+/* Split a comma-separated header value at the next top-level comma (commas inside quoted
+ * strings and <> do not count): 0 with *item (LWS trimmed) and *rest, ENOENT when s is only
+ * LWS. An empty item (",,") is returned as a zero-length item. */
+int sip_list_next(sy_str s, sy_str *item, sy_str *rest);
+/* Compare two escaped strings after unescaping %HEX (RFC 3261 §19.1.4); ci: ASCII case folded.
+ * 1 equal, 0 not. */
+int sip_unescaped_eq(sy_str a, sy_str b, int ci);
 
 /* Stream framing (TCP/TLS): resumable. Call with the bytes buffered so far (always from the
  * start of the message); returns 0 with *msglen when a whole message is there, EAGAIN when more

@@ -1,0 +1,428 @@
+/* parser.c: the SIP message parser (RFC 3261 §7, §20, §25). One pass over the start line and
+ * the header section builds an index of every header field (zero-copy slices into the caller's
+ * buffer, in the caller's array); the fields every proxy needs on every message (Via, From, To,
+ * Call-ID, CSeq, Max-Forwards, Content-Length) are then parsed and checked, and the body is
+ * framed by Content-Length. On failure err_code/err_reason say which reply a server owes. */
+#include <errno.h>
+#include <string.h>
+
+#include "sip/lex.h"
+#include "sip/msg.h"
+
+void sip_limits_default(struct sip_limits *lim)
+{
+	lim->max_headers = 128;
+	lim->max_line = 8192;
+	lim->max_msg = 65535;
+	lim->max_via = 64;
+	lim->max_contacts = 64;
+}
+
+struct hdr_name {
+	const char *name;
+	unsigned char len;
+	enum sip_hdr_id id;
+};
+
+#define HN(s, id) { s, sizeof(s) - 1, id }
+static const struct hdr_name hdr_names[] = {
+	HN("Via", SIP_H_VIA), HN("From", SIP_H_FROM), HN("To", SIP_H_TO),
+	HN("Call-ID", SIP_H_CALL_ID), HN("CSeq", SIP_H_CSEQ),
+	HN("Max-Forwards", SIP_H_MAX_FORWARDS), HN("Contact", SIP_H_CONTACT),
+	HN("Route", SIP_H_ROUTE), HN("Record-Route", SIP_H_RECORD_ROUTE),
+	HN("Content-Length", SIP_H_CONTENT_LENGTH), HN("Content-Type", SIP_H_CONTENT_TYPE),
+	HN("Expires", SIP_H_EXPIRES), HN("Min-Expires", SIP_H_MIN_EXPIRES),
+	HN("Require", SIP_H_REQUIRE), HN("Proxy-Require", SIP_H_PROXY_REQUIRE),
+	HN("Supported", SIP_H_SUPPORTED), HN("Unsupported", SIP_H_UNSUPPORTED),
+	HN("Authorization", SIP_H_AUTHORIZATION),
+	HN("Proxy-Authorization", SIP_H_PROXY_AUTHORIZATION),
+	HN("WWW-Authenticate", SIP_H_WWW_AUTHENTICATE),
+	HN("Proxy-Authenticate", SIP_H_PROXY_AUTHENTICATE), HN("Path", SIP_H_PATH),
+	HN("User-Agent", SIP_H_USER_AGENT), HN("Server", SIP_H_SERVER),
+	HN("Retry-After", SIP_H_RETRY_AFTER), HN("Allow", SIP_H_ALLOW), HN("Event", SIP_H_EVENT),
+	HN("Date", SIP_H_DATE), HN("Subject", SIP_H_SUBJECT),
+};
+
+/* compact forms, RFC 3261 §7.3.3 and the registry (RFC 3265, 3515, 3892, 3841, 4028, 4474) */
+static const char *const compact_full[26] = {
+	['b' - 'a'] = "Referred-By", ['c' - 'a'] = "Content-Type", ['e' - 'a'] = "Content-Encoding",
+	['f' - 'a'] = "From", ['i' - 'a'] = "Call-ID", ['k' - 'a'] = "Supported",
+	['l' - 'a'] = "Content-Length", ['m' - 'a'] = "Contact", ['o' - 'a'] = "Event",
+	['r' - 'a'] = "Refer-To", ['s' - 'a'] = "Subject", ['t' - 'a'] = "To",
+	['u' - 'a'] = "Allow-Events", ['v' - 'a'] = "Via", ['x' - 'a'] = "Session-Expires",
+	['y' - 'a'] = "Identity",
+};
+
+/* the full name for a compact one, else name itself */
+static sy_str canonical_name(sy_str name)
+{
+	if (name.len == 1) {
+		unsigned c = (unsigned char)name.s[0] | 0x20;
+		if (c >= 'a' && c <= 'z' && compact_full[c - 'a'])
+			return sy_cstr(compact_full[c - 'a']);
+	}
+	return name;
+}
+
+enum sip_hdr_id sip_hdr_id_of(sy_str name)
+{
+	name = canonical_name(name);
+	for (size_t i = 0; i < sizeof(hdr_names) / sizeof(hdr_names[0]); i++) {
+		if (name.len == hdr_names[i].len &&
+		    strncasecmp(name.s, hdr_names[i].name, name.len) == 0)
+			return hdr_names[i].id;
+	}
+	return SIP_H_OTHER;
+}
+
+static const char *const method_names[] = {
+	[SIP_M_INVITE] = "INVITE", [SIP_M_ACK] = "ACK", [SIP_M_BYE] = "BYE",
+	[SIP_M_CANCEL] = "CANCEL", [SIP_M_REGISTER] = "REGISTER", [SIP_M_OPTIONS] = "OPTIONS",
+	[SIP_M_INFO] = "INFO", [SIP_M_UPDATE] = "UPDATE", [SIP_M_PRACK] = "PRACK",
+	[SIP_M_SUBSCRIBE] = "SUBSCRIBE", [SIP_M_NOTIFY] = "NOTIFY", [SIP_M_MESSAGE] = "MESSAGE",
+	[SIP_M_REFER] = "REFER", [SIP_M_PUBLISH] = "PUBLISH",
+};
+
+/* methods are case-sensitive (RFC 3261 §7.1) */
+enum sip_method sip_method_id(sy_str method)
+{
+	for (size_t i = 1; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+		if (sy_str_eq(method, sy_cstr(method_names[i])))
+			return (enum sip_method)i;
+	}
+	return SIP_M_OTHER;
+}
+
+int sip_hdr_next(const struct sip_msg *m, enum sip_hdr_id id, int start)
+{
+	if (start < 0)
+		start = 0;
+	if ((unsigned)id < SIP_H__COUNT && id != SIP_H_OTHER) {
+		int f = m->first[id];
+		if (f < 0)
+			return -1;
+		if (start < f)
+			start = f;
+	}
+	for (unsigned i = (unsigned)start; i < m->nhdr; i++)
+		if (m->hdr[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+int sip_hdr_next_name(const struct sip_msg *m, sy_str name, int start)
+{
+	enum sip_hdr_id id = sip_hdr_id_of(name);
+	if (id != SIP_H_OTHER)
+		return sip_hdr_next(m, id, start);
+	name = canonical_name(name);
+	for (unsigned i = start < 0 ? 0 : (unsigned)start; i < m->nhdr; i++) {
+		if (m->hdr[i].id == SIP_H_OTHER && sy_str_caseeq(canonical_name(m->hdr[i].name), name))
+			return (int)i;
+	}
+	return -1;
+}
+
+static int fail(struct sip_msg *m, int rc, unsigned code, const char *why, const char *at)
+{
+	m->err_code = code;
+	m->err_reason = why;
+	m->err_off = at ? (size_t)(at - m->buf) : 0;
+	return rc;
+}
+
+/* SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (ABNF literals are case-insensitive) */
+static int is_version(sy_str v)
+{
+	size_t i = 4;
+	if (v.len < 7 || strncasecmp(v.s, "SIP/", 4) != 0)
+		return 0;
+	if (!sip_is_digit((unsigned char)v.s[i]))
+		return 0;
+	while (i < v.len && sip_is_digit((unsigned char)v.s[i]))
+		i++;
+	if (i >= v.len || v.s[i] != '.')
+		return 0;
+	if (++i >= v.len)
+		return 0;
+	while (i < v.len && sip_is_digit((unsigned char)v.s[i]))
+		i++;
+	return i == v.len;
+}
+
+/* Request-Line = Method SP Request-URI SP SIP-Version; Status-Line = SIP-Version SP
+ * Status-Code SP Reason-Phrase. Exactly one SP between elements (RFC 4475 §3.1.2.9/10: we
+ * take the reject option and never propagate stray white space). */
+static int parse_start_line(struct sip_msg *m, const char *p, const char *eol)
+{
+	const char *sp = memchr(p, ' ', (size_t)(eol - p));
+
+	if (!sp)
+		return fail(m, EBADMSG, 0, "Bad Start Line", p);
+	if (eol - p >= 4 && strncasecmp(p, "SIP/", 4) == 0) {
+		m->is_request = 0;
+		m->version = sip_slice(p, sp);
+		if (!is_version(m->version))
+			return fail(m, EBADMSG, 400, "Bad Status Line", p);
+		const char *c = sp + 1, *ce = c;
+		while (ce < eol && sip_is_digit((unsigned char)*ce))
+			ce++;
+		/* Status-Code = 3DIGIT, 100..699: a longer number is rejected before it can wrap */
+		if (ce - c != 3 || (ce < eol && *ce != ' ') || *c < '1' || *c > '6')
+			return fail(m, EBADMSG, 400, "Bad Status Code", c);
+		m->status = (unsigned)((c[0] - '0') * 100 + (c[1] - '0') * 10 + (c[2] - '0'));
+		m->reason = ce < eol ? sip_slice(ce + 1, eol) : sip_slice(eol, eol);
+		for (const char *r = m->reason.s; r < eol; r++) {
+			unsigned char ch = (unsigned char)*r;
+			if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+				return fail(m, EBADMSG, 400, "Bad Reason Phrase", r);
+		}
+		return 0;
+	}
+	m->is_request = 1;
+	m->method = sip_slice(p, sp);
+	for (const char *t = p; t < sp; t++)
+		if (!sip_is_token((unsigned char)*t))
+			return fail(m, EBADMSG, 400, "Bad Method", t);
+	if (m->method.len == 0)
+		return fail(m, EBADMSG, 0, "Bad Start Line", p);
+	m->mid = sip_method_id(m->method);
+	const char *u = sp + 1;
+	const char *sp2 = memchr(u, ' ', (size_t)(eol - u));
+	if (!sp2 || sp2 == u)
+		return fail(m, EBADMSG, 400, "Bad Request Line", u);
+	m->ruri = sip_slice(u, sp2);
+	m->version = sip_slice(sp2 + 1, eol);
+	if (!is_version(m->version))
+		return fail(m, EBADMSG, 400, "Bad Request Line", sp2 + 1);
+	if (sip_uri_parse(m->ruri, &m->ruri_p))
+		return fail(m, EBADMSG, 400, "Bad Request-URI", u);
+	return 0;
+}
+
+/* the header fields that must appear at most once (RFC 3261 §7.3.1; RFC 4475 §3.3.8): a
+ * repeat with a different value makes the message ambiguous */
+static const enum sip_hdr_id single_ids[] = {
+	SIP_H_CALL_ID, SIP_H_FROM, SIP_H_TO, SIP_H_CSEQ, SIP_H_MAX_FORWARDS,
+	SIP_H_CONTENT_LENGTH
+};
+static const char *const single_why[] = {
+	"Multiple Call-ID Values", "Multiple From Values", "Multiple To Values",
+	"Multiple CSeq Values", "Multiple Max-Forwards Values", "Multiple Content-Length Values"
+};
+
+static int parse_known(struct sip_msg *m, const struct sip_limits *lim)
+{
+	const struct sip_hdr *h;
+	sy_str rest, item;
+	uint64_t n;
+	int i;
+
+	for (size_t k = 0; k < sizeof(single_ids) / sizeof(single_ids[0]); k++) {
+		int f = m->first[single_ids[k]];
+		if (f < 0)
+			continue;
+		for (i = sip_hdr_next(m, single_ids[k], f + 1); i >= 0;
+		     i = sip_hdr_next(m, single_ids[k], i + 1))
+			if (!sy_str_eq(m->hdr[i].body, m->hdr[f].body))
+				return fail(m, EBADMSG, 400, single_why[k], m->hdr[i].raw.s);
+	}
+
+	/* every via-parm must parse: replies are routed back along them */
+	unsigned nvia = 0;
+	for (i = sip_hdr_next(m, SIP_H_VIA, 0); i >= 0; i = sip_hdr_next(m, SIP_H_VIA, i + 1)) {
+		struct sip_via v;
+		rest = m->hdr[i].body;
+		if (rest.len == 0)
+			return fail(m, EBADMSG, 400, "Bad Via", m->hdr[i].raw.s);
+		while (rest.len) {
+			if (sip_via_parse(rest, nvia ? &v : &m->via1, &rest))
+				return fail(m, EBADMSG, 400, "Bad Via", m->hdr[i].raw.s);
+			if (++nvia > lim->max_via)
+				return fail(m, EMSGSIZE, 400, "Too Many Via Values", m->hdr[i].raw.s);
+		}
+	}
+
+	if ((i = m->first[SIP_H_FROM]) >= 0) {
+		h = &m->hdr[i];
+		if (sip_nameaddr_parse(h->body, &m->from, &rest) || rest.len || m->from.star)
+			return fail(m, EBADMSG, 400, "Bad From", h->raw.s);
+	}
+	if ((i = m->first[SIP_H_TO]) >= 0) {
+		h = &m->hdr[i];
+		if (sip_nameaddr_parse(h->body, &m->to, &rest) || rest.len || m->to.star)
+			return fail(m, EBADMSG, 400, "Bad To", h->raw.s);
+	}
+	if ((i = m->first[SIP_H_CALL_ID]) >= 0) {
+		/* callid = word [ "@" word ]: visible characters, no white space */
+		h = &m->hdr[i];
+		m->callid = h->body;
+		if (h->body.len == 0)
+			return fail(m, EBADMSG, 400, "Bad Call-ID", h->raw.s);
+		for (size_t k = 0; k < h->body.len; k++) {
+			unsigned char c = (unsigned char)h->body.s[k];
+			if (c <= 0x20 || c >= 0x7f)
+				return fail(m, EBADMSG, 400, "Bad Call-ID", h->raw.s);
+		}
+	}
+	if ((i = m->first[SIP_H_CSEQ]) >= 0) {
+		/* CSeq = 1*DIGIT LWS Method, the number < 2^32 (§8.1.1.5) */
+		h = &m->hdr[i];
+		const char *p = h->body.s, *end = p + h->body.len, *q = p;
+		while (q < end && sip_is_digit((unsigned char)*q))
+			q++;
+		if (sip_parse_uint(sip_slice(p, q), UINT32_MAX, &n))
+			return fail(m, EBADMSG, 400, "Bad CSeq", h->raw.s);
+		m->cseq = (uint32_t)n;
+		p = sip_skip_lws(q, end);
+		if (p == q)
+			return fail(m, EBADMSG, 400, "Bad CSeq", h->raw.s);
+		for (q = p; q < end && sip_is_token((unsigned char)*q); q++)
+			;
+		if (q == p || q != end)
+			return fail(m, EBADMSG, 400, "Bad CSeq", h->raw.s);
+		m->cseq_method = sip_slice(p, q);
+		m->cseq_mid = sip_method_id(m->cseq_method);
+	}
+	if ((i = m->first[SIP_H_MAX_FORWARDS]) >= 0) {
+		h = &m->hdr[i];
+		if (sip_parse_uint(h->body, 255, &n))
+			return fail(m, EBADMSG, 400, "Bad Max-Forwards", h->raw.s);
+		m->maxfwd = (int)n;
+	}
+	if ((i = m->first[SIP_H_CONTENT_LENGTH]) >= 0) {
+		/* never trust it further than the limit: it becomes an offset */
+		h = &m->hdr[i];
+		if (sip_parse_uint(h->body, lim->max_msg, &n))
+			return fail(m, EBADMSG, 400, "Bad Content-Length", h->raw.s);
+		m->clen = (long)n;
+	}
+	unsigned ncontact = 0;
+	for (i = sip_hdr_next(m, SIP_H_CONTACT, 0); i >= 0;
+	     i = sip_hdr_next(m, SIP_H_CONTACT, i + 1)) {
+		rest = m->hdr[i].body;
+		while (sip_list_next(rest, &item, &rest) == 0)
+			if (++ncontact > lim->max_contacts)
+				return fail(m, EMSGSIZE, 400, "Too Many Contacts", m->hdr[i].raw.s);
+	}
+	return 0;
+}
+
+int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, int stream,
+		  const struct sip_limits *lim)
+{
+	struct sip_limits dl;
+	struct sip_hdr *hdr = m->hdr;
+	unsigned cap = m->hdr_cap;
+	const char *p, *end, *eol;
+	int rc;
+
+	if (!lim) {
+		sip_limits_default(&dl);
+		lim = &dl;
+	}
+	memset(m, 0, sizeof(*m));
+	m->hdr = hdr;
+	m->hdr_cap = cap;
+	m->maxfwd = -1;
+	m->clen = -1;
+	for (int k = 0; k < SIP_H__COUNT; k++)
+		m->first[k] = -1;
+
+	/* CRLFs before the start line are ignored (§7.5) */
+	while (len >= 2 && buf[0] == '\r' && buf[1] == '\n') {
+		buf += 2;
+		len -= 2;
+	}
+	m->buf = buf;
+	m->len = len;
+	if (len > lim->max_msg)
+		return fail(m, EMSGSIZE, 513, "Message Too Large", NULL);
+	end = buf + len;
+	eol = NULL;
+	for (p = buf; p < end; p++) {
+		if (*p == '\r' || *p == '\n') {
+			if (*p == '\r' && p + 1 < end && p[1] == '\n')
+				eol = p;
+			break;
+		}
+	}
+	if (!eol || eol == buf)
+		return fail(m, EBADMSG, 0, "Bad Start Line", buf);
+	m->start_line = sip_slice(buf, eol);
+	if ((rc = parse_start_line(m, buf, eol)))
+		return rc;
+
+	/* header fields: name HCOLON value, folded lines continue with SP/HT (§7.3.1) */
+	p = eol + 2;
+	for (;;) {
+		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+			m->hdr_end = (size_t)(p - buf);
+			p += 2;
+			break;
+		}
+		if (p >= end)
+			return fail(m, EBADMSG, 400, "Missing Header End", p);
+		const char *n = p, *q = p;
+		while (q < end && sip_is_token((unsigned char)*q))
+			q++;
+		if (q == n)
+			return fail(m, EBADMSG, 400, "Bad Header Name", n);
+		sy_str name = sip_slice(n, q);
+		while (q < end && sip_is_wsp((unsigned char)*q))
+			q++;
+		if (q >= end || *q != ':')
+			return fail(m, EBADMSG, 400, "Bad Header Name", n);
+		const char *v = ++q, *fe = NULL;
+		while (q < end) {
+			unsigned char c = (unsigned char)*q;
+			if (c == '\r') {
+				if (end - q < 2 || q[1] != '\n')
+					return fail(m, EBADMSG, 400, "Bad Line End", q);
+				if (end - q >= 3 && sip_is_wsp((unsigned char)q[2])) {
+					q += 3;
+					continue;
+				}
+				fe = q;
+				break;
+			}
+			if (c == '\n')
+				return fail(m, EBADMSG, 400, "Bad Line End", q);
+			q++;
+		}
+		if (!fe)
+			return fail(m, EBADMSG, 400, "Missing Header End", n);
+		if ((size_t)(fe + 2 - n) > lim->max_line)
+			return fail(m, EMSGSIZE, 400, "Header Too Long", n);
+		if (m->nhdr >= m->hdr_cap || m->nhdr >= lim->max_headers)
+			return fail(m, EMSGSIZE, 400, "Too Many Headers", n);
+		struct sip_hdr *h = &m->hdr[m->nhdr];
+		h->name = name;
+		h->id = sip_hdr_id_of(name);
+		v = sip_skip_lws(v, fe);
+		h->body = sip_slice(v, sip_rtrim_lws(v, fe));
+		h->raw = sip_slice(n, fe + 2);
+		if (m->first[h->id] < 0)
+			m->first[h->id] = (int)m->nhdr;
+		m->nhdr++;
+		p = fe + 2;
+	}
+
+	if ((rc = parse_known(m, lim)))
+		return rc;
+
+	/* body: Content-Length frames it; in a datagram trailing octets are ignored (§18.3),
+	 * without Content-Length the body runs to the end of the datagram */
+	size_t avail = (size_t)(end - p);
+	if (m->clen >= 0) {
+		if ((size_t)m->clen > avail)
+			return fail(m, EBADMSG, 400, "Content-Length Too Large", p);
+		m->body = sip_slice(p, p + m->clen);
+	} else {
+		if (stream)
+			return fail(m, EBADMSG, 400, "Missing Content-Length", p);
+		m->body = sip_slice(p, end);
+	}
+	m->len = (size_t)(m->body.s + m->body.len - buf);
+	return 0;
+}
