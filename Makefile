@@ -106,6 +106,23 @@ test: test-deps
 	$(MAKE) BUILD=build/asan OPT="-O1 -g $(SAN)" unit fuzz-replay all
 	python3 tests/run.py --build $(BUILD) --asan build/asan
 
+# ---- benchmarks (not tests; ports 5060/5070/5080): sipbench compare against Kamailio with the
+# same routing, for 1 and for 2 workers. The worker count is written into a copy of the config.
+BENCH_ARGS ?= --rounds 3 --rate 500 --duration 20
+KAMAILIO   := kamailio -DD -E -m 1024 -x tlsf
+define BENCH_RUN
+	@set -e; for w in 1 2; do \
+	  sed "s/^children = .*/children = $$w/" etc/$(1) > $(BUILD)/$(1).w$$w; \
+	  echo "== $$w worker(s): etc/$(1) vs ../shared/bench/$(2)"; \
+	  ../shared/bench/sipbench compare $(BENCH_ARGS) -- $(BUILD)/switchyard -f $(BUILD)/$(1).w$$w \
+	    -- $(KAMAILIO) -f ../shared/bench/$(2) -A WORKERS=$$w; \
+	done
+endef
+bench: all
+	$(call BENCH_RUN,bench.cfg,kamailio-tm.cfg)
+bench-stateless: all
+	$(call BENCH_RUN,bench-sl.cfg,kamailio-sl.cfg)
+
 clean:
 	rm -rf build build-*
 
