@@ -6,7 +6,9 @@
 
 #include "core/net.h"
 #include "core/str.h"
+#include "core/arena.h"
 #include "script/api.h"
+#include "sip/build.h"
 #include "sip/msg.h"
 
 /* the compiled script every worker runs (immutable once workers start) */
@@ -48,5 +50,26 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst);
 /* the Via header line we put on requests we send: "Via: SIP/2.0/UDP host:port;branch=...\r\n",
  * written into buf; 0 or ENOSPC */
 int px_via_line(const struct sy_dest *dst, sy_str branch, char *buf, size_t cap, size_t *len);
+
+/* ---- set-up (main thread, before workers start) */
+
+/* limits for parsing, tp receive callback: call once after px_prog is loaded; 0 or errno */
+int px_init(void);
+/* resolve a host name now (getaddrinfo) and remember it for px_resolve, which never does DNS
+ * itself: call at load for every name a config may route to. 0 or EHOSTUNREACH */
+int px_dns_add(sy_str name);
+/* forget the names (shutdown, tests) */
+void px_dns_reset(void);
+
+/* the parse limits every worker uses (sip_limits_default unless the config changed them) */
+extern struct sip_limits px_limits;
+
+/* deterministic tags/branches: FNV-1a over the given slices, written as 16 hex digits */
+uint64_t px_hash(const sy_str *parts, unsigned n);
+
+/* RFC 3261 §18.2.1 / RFC 3581 §4: add received= and fill rport= in the top Via of request m
+ * received as rcv, as edits in b (strings in arena a). 0, ENOSPC, ENOMEM */
+int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int force_rport,
+		    struct sip_build *b, struct sy_arena *a);
 
 #endif

@@ -1,0 +1,138 @@
+/* main.c: the switchyard binary: load and check the script, set up the listens, start the
+ * workers, and stop them cleanly on SIGTERM/SIGINT (the main thread only waits for signals;
+ * every worker runs with them blocked, so no handler ever runs inside a worker). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+#include "proxy/proxy.h"
+#include "tp/tp.h"
+
+#define SY_VERSION "switchyard 0.1"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: switchyard -f FILE       run in the foreground, logs on stderr\n"
+		   "       switchyard -c -f FILE    check the config and exit (0 ok, 1 errors)\n"
+		   "       switchyard -V            version\n"
+		   "       switchyard -h            this help\n");
+}
+
+/* every `listen =` of the script (default udp:127.0.0.1:5060); host names resolved now */
+static int setup_listens(void)
+{
+	unsigned i, n = scr_listen_count(px_prog);
+	int rc;
+
+	if (n == 0)
+		return tp_listen_add(SY_PROTO_UDP, SY_STR("127.0.0.1"), 5060, NULL);
+	for (i = 0; i < n; i++) {
+		const struct scr_listen *l = scr_listen_get(px_prog, i);
+
+		rc = tp_listen_add(l->proto, l->host, l->port, NULL);
+		if (rc == EINVAL && px_dns_add(l->host) == 0) {
+			/* a host name: listen on what it resolves to */
+			struct sy_dest d;
+			char uri[300], ip[64];
+			int k = snprintf(uri, sizeof(uri), "sip:%.*s", SY_FMT(l->host));
+
+			if (k > 0 && (size_t)k < sizeof(uri) &&
+			    px_resolve(sy_str_make(uri, (size_t)k), &d) == 0) {
+				size_t iplen = tp_addr_ip(&d.addr, ip, sizeof(ip));
+
+				rc = tp_listen_add(l->proto, sy_str_make(ip, iplen), l->port, NULL);
+			}
+		}
+		if (rc) {
+			LOG_ERR("listen %.*s:%u: %s", SY_FMT(l->host), l->port,
+				rc == EPROTONOSUPPORT ? "transport not supported" : strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int worker_init(struct sy_loop *l, int idx, void *arg)
+{
+	(void)arg;
+	return tp_worker_init(l, idx);
+}
+
+static void worker_fini(struct sy_loop *l, int idx, void *arg)
+{
+	(void)l;
+	(void)idx;
+	(void)arg;
+	tp_worker_fini();
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL;
+	int check = 0, opt, rc, workers, sig;
+	struct tp_tcp_cfg tcp;
+	sigset_t ss;
+
+	while ((opt = getopt(argc, argv, "cf:hV")) != -1) {
+		switch (opt) {
+		case 'c': check = 1; break;
+		case 'f': file = optarg; break;
+		case 'V': printf("%s\n", SY_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!file || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	rc = scr_load(file, stderr, &px_prog);
+	if (rc || !px_prog)
+		return 1;
+	if (check) {
+		scr_free(px_prog);
+		return 0;
+	}
+	sy_log_level = (int)scr_global_int(px_prog, "log_level", sy_log_level);
+	workers = (int)scr_global_int(px_prog, "workers",
+				      scr_global_int(px_prog, "children", sy_cpu_count()));
+	memset(&tcp, 0, sizeof(tcp));
+	tcp.lifetime_ms = (unsigned)scr_global_int(px_prog, "tcp_connection_lifetime", 120) * 1000u;
+	tcp.max_per_ip = (unsigned)scr_global_int(px_prog, "tcp_max_connections_per_ip", 64);
+	tp_tcp_configure(&tcp);
+	rc = setup_listens();
+	if (!rc)
+		rc = px_init();
+	if (!rc && (rc = scr_units_init(px_prog)) != 0)
+		LOG_ERR("module initialisation failed: %s", strerror(rc));
+	if (rc)
+		goto out;
+
+	/* block the stop signals in every thread; the main thread takes them with sigwait */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &ss, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = sy_workers_start(workers, worker_init, worker_fini, NULL);
+	if (rc)
+		goto out;
+	LOG_NOTICE("%s running: %d workers, %u listens", SY_VERSION, workers,
+		   tp_listen_count());
+	do
+		rc = sigwait(&ss, &sig);
+	while (rc == EINTR);
+	LOG_NOTICE("signal %d: stopping", sig);
+	sy_workers_stop();
+	rc = 0;
+out:
+	scr_free(px_prog);
+	px_prog = NULL;
+	px_dns_reset();
+	return rc ? 1 : 0;
+}

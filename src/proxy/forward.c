@@ -1,0 +1,161 @@
+/* forward.c: stateless forwarding (RFC 3261 §16.6 steps 3, 8, 10, §16.11): Max-Forwards, our
+ * Via with a branch derived from the request, and sending to $du / the given destination / the
+ * Request-URI. Retransmissions of a request get the same branch, and so does a CANCEL of an
+ * INVITE (same top Via branch), as §16.11 asks of a stateless proxy. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "proxy/proxy.h"
+#include "tp/tp.h"
+
+static const char *proto_name(enum sy_proto p)
+{
+	switch (p) {
+	case SY_PROTO_TCP: return "TCP";
+	case SY_PROTO_TLS: return "TLS";
+	case SY_PROTO_WS: return "WS";
+	case SY_PROTO_WSS: return "WSS";
+	default: return "UDP";
+	}
+}
+
+int px_via_line(const struct sy_dest *dst, sy_str branch, char *buf, size_t cap, size_t *len)
+{
+	const struct tp_listen *ls = tp_listen_pick(dst);
+	int n;
+
+	if (!ls)
+		return EPROTONOSUPPORT;
+	n = snprintf(buf, cap, "Via: SIP/2.0/%s %s:%u;branch=%.*s\r\n", proto_name(ls->proto),
+		     ls->host, ls->port, SY_FMT(branch));
+	if (n < 0 || (size_t)n >= cap)
+		return ENOSPC;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* §16.11: z9hG4bK + hash of the incoming branch when it has the magic cookie, else of the
+ * RFC 2543 transaction fields (To tag, From tag, Call-ID, Request-URI, top Via, CSeq number) */
+static void stateless_branch(const struct sip_msg *m, char out[32])
+{
+	sy_str p[6];
+	unsigned n;
+	char cseq[12];
+
+	if (m->via1.branch.len > 7 && memcmp(m->via1.branch.s, "z9hG4bK", 7) == 0) {
+		p[0] = m->via1.branch;
+		p[1] = m->via1.host;	/* branches are unique per sent-by only */
+		n = 2;
+	} else {
+		snprintf(cseq, sizeof(cseq), "%u", (unsigned)m->cseq);
+		p[0] = m->to.tag;
+		p[1] = m->from.tag;
+		p[2] = m->callid;
+		p[3] = m->ruri;
+		p[4] = m->via1.raw;
+		p[5] = sy_cstr(cseq);
+		n = 6;
+	}
+	snprintf(out, 32, "z9hG4bKsl%016llx", (unsigned long long)px_hash(p, n));
+}
+
+/* does any edit already replace the request line URI? (the script may have set it) */
+static int ruri_edited(const struct sip_build *b)
+{
+	size_t off = (size_t)(b->m->ruri.s - b->m->buf);
+	unsigned i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->e[i].off == off && b->e[i].del == b->m->ruri.len)
+			return 1;
+	return 0;
+}
+
+int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
+{
+	struct sip_msg *m = ctx->msg;
+	struct sip_build b;
+	struct sip_edit *e;
+	struct sy_dest d;
+	char branch[32], *via, *mf = NULL, *out;
+	size_t vialen, cap, outlen;
+	unsigned ecap;
+	int rc;
+
+	if (!m || !m->is_request)
+		return EINVAL;
+	if (dst) {
+		d = *dst;
+	} else {
+		sy_str uri = ctx->dst_uri.len ? ctx->dst_uri : scr_ctx_ruri(ctx);
+
+		rc = px_resolve(uri, &d);
+		if (rc) {
+			LOG_NOTICE("cannot forward %.*s to %.*s: %s", SY_FMT(m->method), SY_FMT(uri),
+				   strerror(rc));
+			return rc;
+		}
+	}
+	if (tp_addr_is_bcast(&d.addr)) {
+		LOG_NOTICE("not forwarding %.*s to a broadcast/multicast address", SY_FMT(m->method));
+		return EHOSTUNREACH;
+	}
+	/* §16.3 step 3 / §16.6 step 3: a request that has run out of hops is answered 483 */
+	if (!ctx->maxfwd_done && m->maxfwd == 0) {
+		rc = px_reply(ctx, 483, SY_STR("Too Many Hops"), SY_NULL_STR);
+		return rc;
+	}
+	ecap = (ctx->edits ? ctx->edits->n : 0) + 4;
+	e = sy_arena_alloc(ctx->arena, sizeof(*e) * ecap);
+	via = sy_arena_alloc(ctx->arena, 256);
+	if (!e || !via)
+		return ENOMEM;
+	sip_build_init(&b, m, e, ecap);
+	if (ctx->edits && (rc = sip_build_copy(&b, ctx->edits)))
+		goto out;
+	if (ctx->new_ruri.len && !ruri_edited(&b) && (rc = sip_build_set_ruri(&b, ctx->new_ruri)))
+		goto out;
+	if (!ctx->maxfwd_done) {
+		if (m->maxfwd < 0) {
+			rc = sip_build_append_hdr(&b, SY_STR("Max-Forwards: 70\r\n"));
+		} else {
+			const struct sip_hdr *h = &m->hdr[m->first[SIP_H_MAX_FORWARDS]];
+			int n;
+
+			mf = sy_arena_alloc(ctx->arena, 12);
+			if (!mf) {
+				rc = ENOMEM;
+				goto out;
+			}
+			n = snprintf(mf, 12, "%d", m->maxfwd - 1);
+			rc = sip_build_replace(&b, (size_t)(h->body.s - m->buf), h->body.len,
+					       sy_str_make(mf, (size_t)n));
+		}
+		if (rc)
+			goto out;
+	}
+	stateless_branch(m, branch);
+	rc = px_via_line(&d, sy_cstr(branch), via, 256, &vialen);
+	if (rc)
+		goto out;
+	rc = sip_build_prepend_hdr(&b, sy_str_make(via, vialen));
+	if (rc)
+		goto out;
+	cap = sip_build_size(&b);
+	out = sy_arena_alloc(ctx->arena, cap);
+	if (!out) {
+		rc = ENOMEM;
+		goto out;
+	}
+	rc = sip_build_out(&b, out, cap, &outlen);
+	if (rc)
+		goto out;
+	return px_send(&d, out, outlen);	/* logs its own failure */
+out:
+	if (rc && rc != EHOSTUNREACH)
+		LOG_ERR("cannot forward %.*s (Call-ID %.*s): %s", SY_FMT(m->method),
+			SY_FMT(m->callid), strerror(rc));
+	return rc;
+}

@@ -1,0 +1,146 @@
+/* resolve.c: SIP URI -> destination (RFC 3263 subset). Numeric hosts and `localhost` are
+ * converted directly; host names must have been resolved at load with px_dns_add(), because a
+ * worker never waits for DNS (an unknown name is EHOSTUNREACH and the caller answers 478/500).
+ * The name cache is written only before workers start and read-only afterwards: no lock. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "proxy/proxy.h"
+#include "tp/tp.h"
+
+#define PX_DNS_MAX 64
+
+struct dns_ent {
+	char *name;
+	size_t len;
+	struct sy_addr addr;	/* port 0 */
+};
+static struct dns_ent dns[PX_DNS_MAX];
+static unsigned ndns;
+
+static const struct dns_ent *dns_find(sy_str host)
+{
+	unsigned i;
+
+	for (i = 0; i < ndns; i++)
+		if (sy_str_caseeq(host, sy_str_make(dns[i].name, dns[i].len)))
+			return &dns[i];
+	return NULL;
+}
+
+int px_dns_add(sy_str name)
+{
+	struct addrinfo hints, *res = NULL;
+	struct dns_ent *e;
+	int rc = 0;
+
+	if (dns_find(name))
+		return 0;
+	if (ndns >= PX_DNS_MAX)
+		return ENOSPC;
+	e = &dns[ndns];
+	memset(e, 0, sizeof(*e));
+	e->name = strndup(name.s, name.len);
+	if (!e->name)
+		return ENOMEM;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(e->name, NULL, &hints, &res) || !res ||
+	    res->ai_addrlen > sizeof(e->addr.u.ss)) {
+		LOG_ERR("cannot resolve host name '%s'", e->name);
+		rc = EHOSTUNREACH;
+		goto out;
+	}
+	memcpy(&e->addr.u.ss, res->ai_addr, res->ai_addrlen);
+	e->addr.len = res->ai_addrlen;
+	e->len = name.len;
+	ndns++;
+out:
+	if (res)
+		freeaddrinfo(res);
+	if (rc) {
+		free(e->name);
+		e->name = NULL;
+	}
+	return rc;
+}
+
+void px_dns_reset(void)
+{
+	unsigned i;
+
+	for (i = 0; i < ndns; i++)
+		free(dns[i].name);
+	ndns = 0;
+}
+
+static void set_port(struct sy_addr *a, unsigned port)
+{
+	if (a->u.sa.sa_family == AF_INET6)
+		a->u.in6.sin6_port = htons((uint16_t)port);
+	else
+		a->u.in.sin_port = htons((uint16_t)port);
+}
+
+static int has_listen(enum sy_proto p)
+{
+	unsigned i;
+
+	for (i = 0; i < tp_listen_count(); i++)
+		if (tp_listen_get(i)->proto == p)
+			return 1;
+	return 0;
+}
+
+int px_resolve(sy_str uri, struct sy_dest *out)
+{
+	struct sip_uri u;
+	sy_str host;
+	unsigned port;
+
+	if (sip_uri_parse(uri, &u))
+		return EINVAL;
+	if (u.scheme != SIP_URI_SIP && u.scheme != SIP_URI_SIPS)
+		return EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->listen_idx = -1;
+	out->proto = u.scheme == SIP_URI_SIPS ? SY_PROTO_TLS : SY_PROTO_UDP;
+	if (u.transport.len) {
+		if (sy_str_caseeq_c(u.transport, "udp"))
+			out->proto = u.scheme == SIP_URI_SIPS ? SY_PROTO_TLS : SY_PROTO_UDP;
+		else if (sy_str_caseeq_c(u.transport, "tcp"))
+			out->proto = u.scheme == SIP_URI_SIPS ? SY_PROTO_TLS : SY_PROTO_TCP;
+		else if (sy_str_caseeq_c(u.transport, "tls"))
+			out->proto = SY_PROTO_TLS;
+		else if (sy_str_caseeq_c(u.transport, "ws"))
+			out->proto = SY_PROTO_WS;
+		else if (sy_str_caseeq_c(u.transport, "wss"))
+			out->proto = SY_PROTO_WSS;
+		else
+			return EPROTONOSUPPORT;
+	}
+	if (out->proto != SY_PROTO_UDP && !has_listen(out->proto))
+		return EPROTONOSUPPORT;
+	/* RFC 3261 §19.1.1: maddr overrides the host for where the request is sent */
+	host = u.maddr.len ? u.maddr : u.host;
+	port = u.port ? u.port : (out->proto == SY_PROTO_TLS || out->proto == SY_PROTO_WSS ? 5061
+											    : 5060);
+	if (port > 65535)
+		return EINVAL;
+	if (sy_str_caseeq_c(host, "localhost"))
+		host = SY_STR("127.0.0.1");
+	if (tp_addr_parse(host, port, &out->addr) == 0)
+		return 0;
+	{
+		const struct dns_ent *e = dns_find(host);
+
+		if (!e)
+			return EHOSTUNREACH;
+		out->addr = e->addr;
+		set_port(&out->addr, port);
+	}
+	return 0;
+}
