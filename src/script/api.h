@@ -1,4 +1,4 @@
-/* api.h: what a unit (src/mod/*) sees of the script engine.
+/* api.h: what a unit (src/mod/) sees of the script engine.
  * Each unit is one typed table: functions with their parameter types and the route types that
  * may call them, and its modparams. The compiler checks every call against the table once, at
  * load, and compiles the arguments (constants, pseudo-variable templates, regexes, route
@@ -104,6 +104,8 @@ struct scr_ctx {
 	sy_str dst_uri;			/* $du; empty = none */
 	sy_str branches[SCR_MAX_BRANCHES];	/* append_branch()/lookup() extra targets */
 	unsigned nbranches;
+	sy_str branch_dst[SCR_MAX_BRANCHES];	/* per-branch $du set by lookup() (first Path hop or
+						 * the NAT source); empty = the branch URI itself */
 	uint64_t flags;			/* setflag/isflag, per transaction */
 	uint64_t bflags;
 	struct scr_value vars[SCR_MAX_VARS];	/* $var(x), indexed at load */
@@ -114,6 +116,10 @@ struct scr_ctx {
 	int dropped;			/* drop executed */
 	int exited;			/* exit executed */
 	int replied;			/* a local reply was sent (sl/t_reply) */
+	int maxfwd_done;		/* mf_process_maxfwd_header() already decremented or added
+					 * Max-Forwards in edits: px_forward/tm must not do it again */
+	int force_rport;		/* force_rport(): answer to the source port as if the top
+					 * Via had ;rport (RFC 3581 §4) */
 
 	void *host;			/* owner's object: the transaction, or NULL (stateless) */
 	void *host2;
@@ -125,6 +131,14 @@ sy_str scr_ctx_ruri(const struct scr_ctx *ctx);
 /* Load and compile a config file. On error returns EINVAL and prints one
  * "file:line:col: message" line per problem to err (a FILE *), and *prog stays NULL. */
 int scr_load(const char *path, void *err_file, struct scr_prog **prog);
+/* Same from memory (tests, fuzzer): name is what error lines print as the file. */
+int scr_load_mem(const char *name, const char *text, size_t len, void *err_file,
+		 struct scr_prog **prog);
+/* call init() of every unit the script loaded (and core), once, before workers start:
+ * 0 or the first unit's error */
+int scr_units_init(const struct scr_prog *p);
+/* 1 when loadmodule named that unit (core always counts as loaded) */
+int scr_unit_loaded(const struct scr_prog *p, const char *unit);
 void scr_free(struct scr_prog *prog);
 
 /* global parameters the script set (listen, workers, log_level, alias) */
@@ -144,6 +158,18 @@ int scr_is_myself(const struct scr_prog *p, sy_str host, unsigned port);
  * ("" name) of SCR_ROUTE_REQUEST and SCR_ROUTE_ONREPLY */
 int scr_route_index(const struct scr_prog *p, enum scr_route_type type, sy_str name);
 int scr_has_route(const struct scr_prog *p, enum scr_route_type type, int idx);
+/* routes of a type (indices 0..n-1; for REQUEST/ONREPLY index 0 may be an absent main route) */
+unsigned scr_route_count(const struct scr_prog *p, enum scr_route_type type);
+/* timer_route[name, secs]: its interval and name (idx < scr_route_count(p, SCR_ROUTE_TIMER)) */
+unsigned scr_timer_secs(const struct scr_prog *p, int idx);
+sy_str scr_route_name(const struct scr_prog *p, enum scr_route_type type, int idx);
+
+/* Pseudo-variables for handlers that take SCR_ARG_PVAR (a.p): read into out (strings in
+ * ctx->arena or the message) and write (the value is copied into ctx->arena). 0, ENOENT (no
+ * value: out is an empty string), EROFS (not writable), ENOMEM (arena full), EINVAL. */
+struct scr_pvar;
+int scr_pvar_get(struct scr_ctx *ctx, const struct scr_pvar *pv, struct scr_value *out);
+int scr_pvar_set(struct scr_ctx *ctx, const struct scr_pvar *pv, const struct scr_value *v);
 
 /* Run route idx of the given type on ctx. Returns the route's last result (>0 true, <0 false)
  * or 0 when exit/drop stopped it; ctx->dropped/exited tell which. */
