@@ -16,6 +16,8 @@ struct writer {
 
 static void put(struct writer *w, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	if (w->full || n > w->cap - w->len) {
 		w->full = 1;
 		return;
