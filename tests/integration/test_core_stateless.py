@@ -1,0 +1,60 @@
+"""test_core_stateless.py: SIPp uac -> switchyard (forward() only) -> SIPp uas, 200 calls at
+50 calls/s (INVITE/180/200/ACK/BYE/200), over UDP and over TCP (one connection each side,
+sipp -t t1), with one and with two workers. Every call must succeed: a stateless proxy relays
+requests by its script and replies by Via (RFC 3261 §16.11, §18.2.2), retransmissions included."""
+from harness import Proxy, SippProc, free_port, sipp
+
+TIMEOUT = 180
+CALLS = 200
+RATE = 50
+
+CFG = """listen = udp:127.0.0.1:{PORT}
+listen = tcp:127.0.0.1:{TCPPORT}
+route {
+    forward("%s:127.0.0.1:{UAS}");
+}
+"""
+
+
+def run_calls(transport, workers):
+    tflag = ["-t", "t1"] if transport == "tcp" else ["-t", "u1"]
+    uas_port = free_port("both")
+    uas = SippProc(["-sn", "uas", "-i", "127.0.0.1", "-p", uas_port, "-m", CALLS,
+                    "-timeout", "90s"] + tflag)
+    try:
+        with Proxy(CFG % transport, name="sl-%s-%d" % (transport, workers), workers=workers,
+                   subst={"UAS": uas_port}) as px:
+            dst = "127.0.0.1:%d" % (px.tcpport if transport == "tcp" else px.port)
+            uac = sipp(["-sn", "uac", dst, "-i", "127.0.0.1", "-p", free_port("both"),
+                        "-r", RATE, "-m", CALLS, "-timeout", "60s", "-timeout_error",
+                        "-max_recv_loops", 10000] + tflag, timeout=90)
+            ok, failed = uac.count("SuccessfulCall"), uac.count("FailedCall")
+            assert uac.rc == 0 and ok == CALLS and failed == 0, \
+                "uac via switchyard (%s, %d workers): %d ok, %s failed, rc %s\n%s" % (
+                    transport, workers, ok or 0, failed, uac.rc, uac.dump())
+            res = uas.wait(20)
+            assert res.count("SuccessfulCall") == CALLS, "uas saw %s of %d calls:\n%s" % (
+                res.count("SuccessfulCall"), CALLS, res.dump())
+    finally:
+        uas.kill()
+
+
+def test_stateless_udp():
+    run_calls("udp", 1)
+
+
+def test_stateless_tcp():
+    run_calls("tcp", 1)
+
+
+def test_stateless_udp_2_workers():
+    run_calls("udp", 2)
+
+
+def test_stateless_tcp_2_workers():
+    run_calls("tcp", 2)
+
+
+if __name__ == "__main__":
+    from harness import run_module
+    run_module(globals())
