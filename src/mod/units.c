@@ -9,7 +9,10 @@
  * alias of another (textops/sipmsgops) shares the same function table. */
 #include <stddef.h>
 
+#include "mod/nathelper.h"
+#include "mod/registrar.h"
 #include "mod/units.h"
+#include "mod/usrloc.h"
 
 /* Transports are built into the core; these names exist so OpenSIPS scripts that load them
  * (loadmodule "proto_udp.so") load unchanged. */
@@ -30,6 +33,9 @@ const struct scr_unit *const scr_units[] = {
 	&proto_tls_unit,
 	&proto_ws_unit,
 	&proto_wss_unit,
+	&reg_unit,
+	&ul_unit,
+	&nh_unit,
 	/* tm, rr, registrar, usrloc, nathelper ...: add their lines here */
 	NULL,
 };
