@@ -1,0 +1,307 @@
+/* server.c: the server transaction (RFC 3261 §17.2): creation from a request (copied once
+ * into transaction memory and parsed there), where replies go (§18.2.2, RFC 3581), local
+ * replies (§8.2.6), every reply sent upstream stored to answer retransmissions, and the
+ * timers G, H, I, J plus the wait after a 2xx (RFC 6026 Accepted, bounded by wt_timer). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+#include "proxy/proxy.h"
+#include "tm/internal.h"
+
+struct tm_config tm_cfg = {
+	.t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .fr_ms = 30000, .fr_inv_ms = 120000,
+	.wt_ms = 0, .max_transactions = 0, .retry_after = 5,
+};
+
+/* scratch memory for building messages: the worker's per-message arena; users take a mark
+ * (a->used) and restore it, so a message being processed keeps its own allocations */
+struct sy_arena *tm_scratch(void)
+{
+	return sy_worker_arena();
+}
+
+static unsigned tm_64t1(void)
+{
+	return 64u * tm_cfg.t1_ms;
+}
+
+/* IP of a socket address as text (no brackets) */
+static void tm_addr_ip(const struct sy_addr *a, char *buf, size_t cap, unsigned *port)
+{
+	buf[0] = 0;
+	*port = 0;
+	if (a->u.sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->u.in.sin_addr, buf, (socklen_t)cap);
+		*port = ntohs(a->u.in.sin_port);
+	} else if (a->u.sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->u.in6.sin6_addr, buf, (socklen_t)cap);
+		*port = ntohs(a->u.in6.sin6_port);
+	}
+}
+
+static void tm_addr_set_port(struct sy_addr *a, unsigned port)
+{
+	if (a->u.sa.sa_family == AF_INET)
+		a->u.in.sin_port = htons((uint16_t)port);
+	else if (a->u.sa.sa_family == AF_INET6)
+		a->u.in6.sin6_port = htons((uint16_t)port);
+}
+
+/* §18.2.2: reliable transports answer on the connection; UDP to the source address, and to
+ * the sent-by port unless the client asked for rport (RFC 3581 §4) */
+static void tm_upstream(struct tm_trans *t, const struct scr_ctx *ctx)
+{
+	const struct sip_via *v = &t->msg.via1;
+	char ip[64];
+	unsigned sport;
+	sy_str host = v->host;
+	int n = 0;
+
+	t->up.proto = t->rcv.proto;
+	t->up.addr = t->rcv.src;
+	t->up.listen_idx = t->rcv.listen_idx;
+	t->up.conn_id = t->rcv.conn_id;
+	tm_addr_ip(&t->rcv.src, ip, sizeof(ip), &sport);
+	if (!tm_reliable(t->rcv.proto) && v->rport < 0 && !ctx->force_rport)
+		tm_addr_set_port(&t->up.addr, v->port ? v->port : 5060);
+	/* §18.2.1: received= when sent-by is not the source address; RFC 3581: rport value */
+	if (host.len >= 2 && host.s[0] == '[') {
+		host.s++;
+		host.len -= 2;
+	}
+	if (ip[0] && !sy_str_caseeq_c(host, ip))
+		n = snprintf(t->via_params, sizeof(t->via_params), ";received=%s", ip);
+	if (ip[0] && (v->rport == 0 || ctx->force_rport) && n >= 0 &&
+	    (size_t)n < sizeof(t->via_params))
+		n += snprintf(t->via_params + n, sizeof(t->via_params) - (size_t)n, ";rport=%u",
+			      sport);
+	t->via_params_len = n > 0 && (size_t)n < sizeof(t->via_params) ? (size_t)n : 0;
+}
+
+int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
+{
+	const struct sip_msg *m = ctx->msg;
+	struct tm_table *tb = tm_table();
+	struct sip_limits lim;
+	struct tm_trans *t;
+	unsigned cap;
+	int rc;
+
+	if (m->mid == SIP_M_ACK || m->mid == SIP_M_CANCEL || !m->is_request)
+		return EINVAL;
+	if (tm_cfg.max_transactions && tm_count() >= tm_cfg.max_transactions) {
+		char ra[48];
+		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", tm_cfg.retry_after);
+
+		LOG_WARN("tm: %u transactions, limit reached: 503 to %.*s", tm_count(),
+			 SY_FMT(m->callid));
+		px_reply(ctx, 503, SY_STR("Service Unavailable"), sy_str_make(ra, (size_t)n));
+		ctx->replied = 1;
+		return EBUSY;
+	}
+	t = tm_trans_new();
+	if (!t)
+		goto nomem;
+	cap = m->nhdr + 1;
+	t->req = tm_strdup(t, m->buf, m->len);
+	t->msg.hdr = tm_alloc(t, cap * sizeof(struct sip_hdr));
+	if (!t->req || !t->msg.hdr)
+		goto nomem;
+	t->req_len = m->len;
+	t->msg.hdr_cap = cap;
+	sip_limits_default(&lim);
+	lim.max_headers = cap;
+	if (lim.max_msg < m->len)
+		lim.max_msg = (unsigned)m->len;
+	rc = sip_msg_parse(&t->msg, t->req, t->req_len, 0, &lim);
+	if (rc) {
+		/* the same bytes parsed before: only a parser limit mismatch gets here */
+		LOG_ERR("tm: request copy does not parse (%d): %.*s", rc, SY_FMT(m->callid));
+		tm_trans_free(t);
+		return EBADMSG;
+	}
+	t->mid = m->mid;
+	t->rfc2543 = !(m->via1.branch.len > 7 && memcmp(m->via1.branch.s, "z9hG4bK", 7) == 0);
+	if (ctx->rcv)
+		t->rcv = *ctx->rcv;
+	tm_upstream(t, ctx);
+	t->to_tag_len = (size_t)snprintf(t->to_tag, sizeof(t->to_tag), "sy%x.%x%x",
+					 tm_hash(m->callid), t->slot, t->gen);
+	t->fr_ms = tm_cfg.fr_ms;
+	t->fr_inv_ms = tm_cfg.fr_inv_ms;
+	if (tb->pend_ctx == ctx && tb->pend_msg == ctx->msg) {
+		t->on_reply = tb->pend_reply;
+		t->on_failure = tb->pend_failure;
+		t->on_branch = tb->pend_branch;
+		if (tb->pend_fr_ms)
+			t->fr_ms = tb->pend_fr_ms;
+		if (tb->pend_fr_inv_ms)
+			t->fr_inv_ms = tb->pend_fr_inv_ms;
+	}
+	t->flags = ctx->flags;
+	t->sstate = TM_S_TRYING;
+	tm_hash_insert(t);
+	ctx->host = t;
+	/* §16.2 / §17.2.1: an INVITE is answered 100 at once so the client stops retransmitting */
+	if (t->mid == SIP_M_INVITE)
+		tm_send_local(t, 100, SY_STR("Trying"), SY_NULL_STR);
+	*out = t;
+	return 0;
+nomem:
+	LOG_ERR("tm: out of memory for a transaction: %.*s", SY_FMT(m->callid));
+	if (t)
+		tm_trans_free(t);
+	return ENOMEM;
+}
+
+int tm_send_local(struct tm_trans *t, unsigned code, sy_str reason, sy_str extra)
+{
+	struct sy_arena *a = tm_scratch();
+	size_t mark, cap, len = 0;
+	char *buf;
+	int rc;
+
+	if (!a)
+		return ENOMEM;
+	if (!reason.len)
+		reason = sy_cstr(sip_reason_phrase(code));
+	mark = a->used;
+	cap = t->req_len + extra.len + t->to_tag_len + t->via_params_len + reason.len + 256;
+	buf = sy_arena_alloc(a, cap);
+	if (!buf) {
+		a->used = mark;
+		LOG_ERR("tm: no scratch memory for a local %u", code);
+		return ENOMEM;
+	}
+	rc = sip_reply_build(&t->msg, code, reason,
+			     code > 100 ? sy_str_make(t->to_tag, t->to_tag_len) : SY_NULL_STR,
+			     sy_str_make(t->via_params, t->via_params_len), extra, SY_NULL_STR, buf,
+			     cap, &len);
+	if (!rc)
+		rc = tm_send_upstream(t, buf, len, code, 1);
+	else
+		LOG_ERR("tm: cannot build a local %u (%d)", code, rc);
+	a->used = mark;
+	return rc;
+}
+
+static void tm_s_retr_cb(struct sy_timer *tmr, void *arg)
+{
+	struct tm_trans *t = arg;
+
+	(void)tmr;
+	if (t->sstate != TM_S_COMPLETED)
+		return;
+	/* Timer G: the final reply again, T1 doubling up to T2 (§17.2.1) */
+	tm_send(&t->up, t->last, t->last_len);
+	t->s_retr_ms *= 2;
+	if (t->s_retr_ms > tm_cfg.t2_ms)
+		t->s_retr_ms = tm_cfg.t2_ms;
+	sy_timer_start(tm_loop(), &t->s_retr, t->s_retr_ms, tm_s_retr_cb, t);
+}
+
+static void tm_s_end_cb(struct sy_timer *tmr, void *arg)
+{
+	struct tm_trans *t = arg;
+
+	(void)tmr;
+	/* H (no ACK came), I, J, or the end of the Accepted wait: the server side is over */
+	if (t->sstate == TM_S_COMPLETED && t->mid == SIP_M_INVITE)
+		LOG_DBG("tm: no ACK for %u (Timer H): %.*s", t->last_code, SY_FMT(t->msg.callid));
+	sy_timer_stop(tm_loop(), &t->s_retr);
+	t->sstate = TM_S_TERMINATED;
+	tm_maybe_free(t);
+}
+
+static unsigned tm_wait_ms(void)
+{
+	return tm_cfg.wt_ms ? tm_cfg.wt_ms : 5000;
+}
+
+int tm_send_upstream(struct tm_trans *t, const char *buf, size_t len, unsigned code, int local)
+{
+	struct sy_loop *lp = tm_loop();
+	int rc;
+
+	if (len > t->last_cap) {
+		char *p = tm_alloc(t, len + 64);
+
+		if (!p)
+			return ENOMEM;
+		t->last = p;
+		t->last_cap = len + 64;
+	}
+	memcpy(t->last, buf, len);
+	t->last_len = len;
+	t->last_code = code;
+	t->last_local = local;
+	t->any_local |= local;
+	t->any_relayed |= !local;
+	rc = tm_send(&t->up, t->last, t->last_len);
+	if (code < 200) {
+		if (t->sstate == TM_S_TRYING)
+			t->sstate = TM_S_PROCEEDING;
+		return rc;
+	}
+	t->final_sent = 1;
+	if (t->mid == SIP_M_INVITE && code < 300) {
+		/* a 2xx ends the INVITE server transaction (§17.2.1); we stay a little (RFC 6026
+		 * Accepted) to relay the 2xx of other branches and absorb retransmissions */
+		t->relayed_2xx = 1;
+		sy_timer_stop(lp, &t->s_retr);
+		if (t->sstate != TM_S_ACCEPTED) {
+			t->sstate = TM_S_ACCEPTED;
+			sy_timer_start(lp, &t->s_end, tm_wait_ms(), tm_s_end_cb, t);
+		}
+	} else if (t->mid == SIP_M_INVITE) {
+		if (t->sstate == TM_S_COMPLETED || t->sstate == TM_S_CONFIRMED ||
+		    t->sstate == TM_S_ACCEPTED)
+			return rc;
+		t->sstate = TM_S_COMPLETED;
+		if (!tm_reliable(t->up.proto)) {
+			t->s_retr_ms = tm_cfg.t1_ms;
+			sy_timer_start(lp, &t->s_retr, t->s_retr_ms, tm_s_retr_cb, t);
+		}
+		sy_timer_start(lp, &t->s_end, tm_64t1(), tm_s_end_cb, t);	/* H */
+	} else {
+		t->sstate = TM_S_COMPLETED;
+		/* J: 64*T1 on UDP to absorb retransmissions, 0 on reliable transports */
+		sy_timer_start(lp, &t->s_end, tm_reliable(t->up.proto) ? 0 : tm_64t1(),
+			       tm_s_end_cb, t);
+	}
+	return rc;
+}
+
+/* the ACK for our non-2xx final arrived: Confirmed, Timer I (§17.2.1) */
+void tm_server_ack(struct tm_trans *t)
+{
+	struct sy_loop *lp = tm_loop();
+
+	if (t->sstate != TM_S_COMPLETED)
+		return;
+	sy_timer_stop(lp, &t->s_retr);
+	t->sstate = TM_S_CONFIRMED;
+	sy_timer_start(lp, &t->s_end, tm_reliable(t->up.proto) ? 0 : tm_cfg.t4_ms, tm_s_end_cb, t);
+}
+
+/* RFC 4320 §4.2: a non-INVITE that got no reply at all ends without a word upstream */
+void tm_server_silent_end(struct tm_trans *t)
+{
+	tm_server_stop(t);
+	t->final_sent = 1;
+	t->sstate = TM_S_TERMINATED;
+}
+
+void tm_server_stop(struct tm_trans *t)
+{
+	struct sy_loop *lp = tm_loop();
+
+	if (!lp)
+		return;
+	sy_timer_stop(lp, &t->s_retr);
+	sy_timer_stop(lp, &t->s_end);
+}
