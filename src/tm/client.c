@@ -221,6 +221,18 @@ static void tm_end_cb(struct sy_timer *tmr, void *arg)
 
 /* ---- forking */
 
+/* a unit already rewrote the Request-URI in the edit list */
+static int tm_ruri_edited(const struct sip_build *b)
+{
+	size_t off = (size_t)(b->m->ruri.s - b->m->buf);
+	unsigned i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->e[i].off == off && b->e[i].del == b->m->ruri.len)
+			return 1;
+	return 0;
+}
+
 /* Build and send one branch to uri (du: $du). 0 sent, EAGAIN dropped by branch_route, else
  * errno (nothing sent, logged). */
 static int tm_branch_start(struct tm_trans *t, struct scr_ctx *ctx, const struct sip_build *base,
@@ -280,7 +292,8 @@ static int tm_branch_start(struct tm_trans *t, struct scr_ctx *ctx, const struct
 			 SY_FMT(t->msg.callid));
 		goto out;
 	}
-	if (!sy_str_eq(uri, t->msg.ruri) && (rc = sip_build_set_ruri(&bb, uri)))
+	if (!sy_str_eq(uri, t->msg.ruri) && !tm_ruri_edited(&bb) &&
+	    (rc = sip_build_set_ruri(&bb, uri)))
 		goto out;
 	if (!t->maxfwd_done && !ctx->maxfwd_done) {
 		/* §16.6 step 3: decrement Max-Forwards, or add one */

@@ -81,6 +81,8 @@ struct tm_trans {
 	char *req;
 	size_t req_len;
 	struct sip_msg msg;
+	struct sip_msg *lmsg;	/* what local replies copy Via..CSeq from: msg, or a copy with
+				 * ;rport=<port> spliced into the top Via (RFC 3581 §4) */
 	enum sip_method mid;
 	int rfc2543;		/* no magic cookie: §17.2.3 fallback matching */
 	struct sy_rcvinfo rcv;

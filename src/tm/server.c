@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "proxy/proxy.h"
+#include "tp/tp.h"
 #include "tm/internal.h"
 
 struct tm_config tm_cfg = {
@@ -29,20 +30,6 @@ static unsigned tm_64t1(void)
 	return 64u * tm_cfg.t1_ms;
 }
 
-/* IP of a socket address as text (no brackets) */
-static void tm_addr_ip(const struct sy_addr *a, char *buf, size_t cap, unsigned *port)
-{
-	buf[0] = 0;
-	*port = 0;
-	if (a->u.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->u.in.sin_addr, buf, (socklen_t)cap);
-		*port = ntohs(a->u.in.sin_port);
-	} else if (a->u.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->u.in6.sin6_addr, buf, (socklen_t)cap);
-		*port = ntohs(a->u.in6.sin6_port);
-	}
-}
-
 static void tm_addr_set_port(struct sy_addr *a, unsigned port)
 {
 	if (a->u.sa.sa_family == AF_INET)
@@ -52,34 +39,59 @@ static void tm_addr_set_port(struct sy_addr *a, unsigned port)
 }
 
 /* §18.2.2: reliable transports answer on the connection; UDP to the source address, and to
- * the sent-by port unless the client asked for rport (RFC 3581 §4) */
-static void tm_upstream(struct tm_trans *t, const struct scr_ctx *ctx)
+ * the sent-by port unless the client asked for rport (RFC 3581 §4). Local replies get
+ * ;received (§18.2.1) and the rport value, as px_reply() gives them. */
+static int tm_upstream(struct tm_trans *t, const struct scr_ctx *ctx)
 {
 	const struct sip_via *v = &t->msg.via1;
-	char ip[64];
-	unsigned sport;
-	sy_str host = v->host;
-	int n = 0;
+	struct sy_arena *a = tm_scratch();
+	size_t mark = a->used, size, n;
+	struct sip_limits lim;
+	struct sip_build b;
+	struct sip_edit e[2];
+	struct sy_addr sb;
+	char ip[64], *copy;
+	int rc = 0;
 
 	t->up.proto = t->rcv.proto;
 	t->up.addr = t->rcv.src;
 	t->up.listen_idx = t->rcv.listen_idx;
 	t->up.conn_id = t->rcv.conn_id;
-	tm_addr_ip(&t->rcv.src, ip, sizeof(ip), &sport);
+	t->lmsg = &t->msg;
 	if (!tm_reliable(t->rcv.proto) && v->rport < 0 && !ctx->force_rport)
 		tm_addr_set_port(&t->up.addr, v->port ? v->port : 5060);
-	/* §18.2.1: received= when sent-by is not the source address; RFC 3581: rport value */
-	if (host.len >= 2 && host.s[0] == '[') {
-		host.s++;
-		host.len -= 2;
+	if (v->rport == 0 || (v->rport < 0 && ctx->force_rport)) {
+		sip_build_init(&b, &t->msg, e, 2);
+		rc = px_via_received(&t->msg, &t->rcv, ctx->force_rport, &b, a);
+		size = rc ? 0 : sip_build_size(&b);
+		copy = rc ? NULL : tm_alloc(t, size);
+		t->lmsg = tm_alloc(t, sizeof(*t->lmsg));
+		if (!rc && (!copy || !t->lmsg))
+			rc = ENOMEM;
+		if (!rc)
+			rc = sip_build_out(&b, copy, size, &size);
+		if (!rc) {
+			memset(t->lmsg, 0, sizeof(*t->lmsg));
+			t->lmsg->hdr = tm_alloc(t, t->msg.hdr_cap * sizeof(struct sip_hdr));
+			t->lmsg->hdr_cap = t->msg.hdr_cap;
+			sip_limits_default(&lim);
+			lim.max_headers = t->msg.hdr_cap;
+			if (lim.max_msg < size)
+				lim.max_msg = (unsigned)size;
+			rc = t->lmsg->hdr ? sip_msg_parse(t->lmsg, copy, size, 0, &lim) : ENOMEM;
+		}
+		if (rc)
+			t->lmsg = &t->msg;
+	} else if (v->raw.len && !v->received.len &&
+		   (tp_addr_parse(v->host, 0, &sb) || !tp_addr_same_ip(&sb, &t->rcv.src))) {
+		n = tp_addr_ip(&t->rcv.src, ip, sizeof(ip));
+		t->via_params_len = (size_t)snprintf(t->via_params, sizeof(t->via_params),
+						     ";received=%.*s", (int)n, ip);
+		if (t->via_params_len >= sizeof(t->via_params))
+			t->via_params_len = 0;
 	}
-	if (ip[0] && !sy_str_caseeq_c(host, ip))
-		n = snprintf(t->via_params, sizeof(t->via_params), ";received=%s", ip);
-	if (ip[0] && (v->rport == 0 || ctx->force_rport) && n >= 0 &&
-	    (size_t)n < sizeof(t->via_params))
-		n += snprintf(t->via_params + n, sizeof(t->via_params) - (size_t)n, ";rport=%u",
-			      sport);
-	t->via_params_len = n > 0 && (size_t)n < sizeof(t->via_params) ? (size_t)n : 0;
+	a->used = mark;
+	return rc;
 }
 
 int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
@@ -128,7 +140,8 @@ int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 	t->rfc2543 = !(m->via1.branch.len > 7 && memcmp(m->via1.branch.s, "z9hG4bK", 7) == 0);
 	if (ctx->rcv)
 		t->rcv = *ctx->rcv;
-	tm_upstream(t, ctx);
+	if (tm_upstream(t, ctx))
+		LOG_WARN("tm: cannot mark the Via for local replies of %.*s", SY_FMT(m->callid));
 	t->to_tag_len = (size_t)snprintf(t->to_tag, sizeof(t->to_tag), "sy%x.%x%x",
 					 tm_hash(m->callid), t->slot, t->gen);
 	t->fr_ms = tm_cfg.fr_ms;
@@ -177,7 +190,7 @@ int tm_send_local(struct tm_trans *t, unsigned code, sy_str reason, sy_str extra
 		LOG_ERR("tm: no scratch memory for a local %u", code);
 		return ENOMEM;
 	}
-	rc = sip_reply_build(&t->msg, code, reason,
+	rc = sip_reply_build(t->lmsg, code, reason,
 			     code > 100 ? sy_str_make(t->to_tag, t->to_tag_len) : SY_NULL_STR,
 			     sy_str_make(t->via_params, t->via_params_len), extra, SY_NULL_STR, buf,
 			     cap, &len);
