@@ -73,6 +73,31 @@ static int ruri_edited(const struct sip_build *b)
 	return 0;
 }
 
+/* force_rport() ran after the receive path marked the Via: add what RFC 3581 §4 adds for a
+ * client that asked for rport (rport=, and received= if it was not added already) */
+static int forced_rport(struct scr_ctx *ctx, struct sip_build *b)
+{
+	const struct sip_msg *m = ctx->msg;
+	struct sy_addr sb;
+	char ip[64], *s;
+	size_t end = (size_t)(m->via1.raw.s + m->via1.raw.len - m->buf);
+	int n;
+
+	if (!ctx->force_rport || m->via1.rport >= 0 || !m->via1.raw.len || !ctx->rcv)
+		return 0;
+	s = sy_arena_alloc(ctx->arena, 96);
+	if (!s)
+		return ENOMEM;
+	tp_addr_ip(&ctx->rcv->src, ip, sizeof(ip));
+	/* the receive path added received= unless sent-by already was the source IP */
+	if (!m->via1.received.len && tp_addr_parse(m->via1.host, 0, &sb) == 0 &&
+	    tp_addr_same_ip(&sb, &ctx->rcv->src))
+		n = snprintf(s, 96, ";rport=%u;received=%s", tp_addr_port(&ctx->rcv->src), ip);
+	else
+		n = snprintf(s, 96, ";rport=%u", tp_addr_port(&ctx->rcv->src));
+	return sip_build_replace(b, end, 0, sy_str_make(s, (size_t)n));
+}
+
 int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 {
 	struct sip_msg *m = ctx->msg;
@@ -107,7 +132,7 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 		rc = px_reply(ctx, 483, SY_STR("Too Many Hops"), SY_NULL_STR);
 		return rc;
 	}
-	ecap = (ctx->edits ? ctx->edits->n : 0) + 4;
+	ecap = (ctx->edits ? ctx->edits->n : 0) + 5;
 	e = sy_arena_alloc(ctx->arena, sizeof(*e) * ecap);
 	via = sy_arena_alloc(ctx->arena, 256);
 	if (!e || !via)
@@ -116,6 +141,8 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 	if (ctx->edits && (rc = sip_build_copy(&b, ctx->edits)))
 		goto out;
 	if (ctx->new_ruri.len && !ruri_edited(&b) && (rc = sip_build_set_ruri(&b, ctx->new_ruri)))
+		goto out;
+	if ((rc = forced_rport(ctx, &b)))
 		goto out;
 	if (!ctx->maxfwd_done) {
 		if (m->maxfwd < 0) {
