@@ -153,9 +153,19 @@ int tm_relay(struct scr_ctx *ctx, const struct sy_dest *force)
 		tm_cancel_trans(t);
 		return 0;
 	}
+	if (!ctx->maxfwd_done && m->maxfwd == 0) {
+		/* §16.3 step 3: out of hops, answered here as px_forward() does */
+		return px_reply(ctx, 483, SY_STR("Too Many Hops"), SY_NULL_STR);
+	}
 	if (!t && (rc = tm_trans_create(ctx, &t)))
 		return rc;
-	return tm_fork(t, ctx, force);
+	rc = tm_fork(t, ctx, force);
+	if (rc && !t->nbr && !t->final_sent) {
+		/* nothing went out: no transaction either, the script answers (sl_reply_error) */
+		tm_trans_free(t);
+		ctx->host = NULL;
+	}
+	return rc;
 }
 
 int tm_reply(struct scr_ctx *ctx, unsigned code, sy_str reason)
