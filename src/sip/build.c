@@ -104,6 +104,26 @@ int sip_build_remove_via1(struct sip_build *b)
 				 SY_NULL_STR);
 }
 
+/* is the field at index i already deleted by an edit? */
+static int removed(const struct sip_build *b, int i)
+{
+	size_t off = off_of(b, b->m->hdr[i].raw.s);
+	for (unsigned k = 0; k < b->n; k++)
+		if (b->e[k].off <= off && off < (size_t)b->e[k].off + b->e[k].del)
+			return 1;
+	return 0;
+}
+
+/* the first field with id that no edit removed, or -1 */
+static int live_first(const struct sip_build *b, enum sip_hdr_id id)
+{
+	int i;
+	for (i = sip_hdr_next(b->m, id, 0); i >= 0; i = sip_hdr_next(b->m, id, i + 1))
+		if (!removed(b, i))
+			return i;
+	return -1;
+}
+
 int sip_build_set_body(struct sip_build *b, sy_str body, sy_str content_type)
 {
 	const struct sip_msg *m = b->m;
@@ -117,7 +137,7 @@ int sip_build_set_body(struct sip_build *b, sy_str body, sy_str content_type)
 
 	snprintf(b->clen_buf, sizeof(b->clen_buf), "%zu", body.len);
 	sy_str clen = sy_cstr(b->clen_buf);
-	i = m->first[SIP_H_CONTENT_LENGTH];
+	i = live_first(b, SIP_H_CONTENT_LENGTH);
 	if (i >= 0) {
 		const struct sip_hdr *h = &m->hdr[i];
 		if ((rc = sip_build_replace(b, off_of(b, h->body.s), h->body.len, clen)))
@@ -125,7 +145,7 @@ int sip_build_set_body(struct sip_build *b, sy_str body, sy_str content_type)
 		/* repeats carrying the same value would now disagree with it */
 		for (i = sip_hdr_next(m, SIP_H_CONTENT_LENGTH, i + 1); i >= 0;
 		     i = sip_hdr_next(m, SIP_H_CONTENT_LENGTH, i + 1))
-			if ((rc = sip_build_remove_hdr(b, (unsigned)i)))
+			if (!removed(b, i) && (rc = sip_build_remove_hdr(b, (unsigned)i)))
 				return rc;
 	} else {
 		if ((rc = sip_build_append_hdr(b, SY_STR("Content-Length: "))) ||
@@ -134,7 +154,7 @@ int sip_build_set_body(struct sip_build *b, sy_str body, sy_str content_type)
 			return rc;
 	}
 
-	i = m->first[SIP_H_CONTENT_TYPE];
+	i = live_first(b, SIP_H_CONTENT_TYPE);
 	if (content_type.len) {
 		if (i >= 0) {
 			const struct sip_hdr *h = &m->hdr[i];
@@ -148,34 +168,43 @@ int sip_build_set_body(struct sip_build *b, sy_str body, sy_str content_type)
 	if (body.len == 0) {
 		/* no body, no type (RFC 3261 §20.15) */
 		for (; i >= 0; i = sip_hdr_next(m, SIP_H_CONTENT_TYPE, i + 1))
-			if ((rc = sip_build_remove_hdr(b, (unsigned)i)))
+			if (!removed(b, i) && (rc = sip_build_remove_hdr(b, (unsigned)i)))
 				return rc;
 	}
 	return 0;
 }
 
-/* splice the edits into the original: out NULL only measures */
+/* splice the edits into the original: out NULL only measures. An edit that falls strictly
+ * inside bytes an earlier edit deleted (e.g. a Content-Length update inside a removed field)
+ * is dropped; edits at the very offset where a deletion starts still insert. */
 static size_t walk(const struct sip_build *b, char *out)
 {
 	const char *src = b->m->buf;
-	size_t pos = 0, w = 0;
+	size_t pos = 0, dstart = 0, w = 0;
 
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct sip_edit *e = &b->e[i];
+		size_t eend = (size_t)e->off + e->del;
 		if (e->off > pos) {
 			if (out)
 				memcpy(out + w, src + pos, e->off - pos);
 			w += e->off - pos;
 			pos = e->off;
 		}
+		if (e->off == pos) {
+			dstart = pos;
+		} else if (e->off != dstart) {
+			if (eend > pos)
+				pos = eend;
+			continue;
+		}
 		if (e->ins.len) {
 			if (out)
 				memcpy(out + w, e->ins.s, e->ins.len);
 			w += e->ins.len;
 		}
-		/* an edit inside a range already deleted still inserts, never re-copies */
-		if ((size_t)e->off + e->del > pos)
-			pos = (size_t)e->off + e->del;
+		if (eend > pos)
+			pos = eend;
 	}
 	if (b->m->len > pos) {
 		if (out)

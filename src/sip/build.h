@@ -17,6 +17,8 @@ struct sip_edit {
 	sy_str ins;	/* bytes inserted there (must outlive sip_build_out) */
 };
 
+/* Do not copy a struct sip_build by assignment: set_body's edits point into clen_buf. Use
+ * sip_build_copy, which re-points them. */
 struct sip_build {
 	const struct sip_msg *m;
 	struct sip_edit *e;	/* kept sorted by offset, stable for equal offsets */
@@ -40,7 +42,8 @@ int sip_build_prepend_hdr(struct sip_build *b, sy_str line);
 int sip_build_remove_hdr(struct sip_build *b, unsigned idx);	/* the whole field */
 /* remove the topmost via-parm (a whole Via field if it holds one value): replies going back */
 int sip_build_remove_via1(struct sip_build *b);
-/* replace the message body and its Content-Length */
+/* replace the message body and its Content-Length (and Content-Type when content_type is not
+ * empty; an empty body with no type drops Content-Type). Call it once, after any removals. */
 int sip_build_set_body(struct sip_build *b, sy_str body, sy_str content_type);
 
 /* size of the result, and the result itself: 0, ENOSPC (out too small) */
