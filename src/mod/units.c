@@ -11,6 +11,7 @@
 
 #include "mod/nathelper.h"
 #include "mod/registrar.h"
+#include "mod/rr.h"
 #include "mod/tm.h"
 #include "mod/units.h"
 #include "mod/usrloc.h"
@@ -37,6 +38,7 @@ const struct scr_unit *const scr_units[] = {
 	&reg_unit,
 	&ul_unit,
 	&nh_unit,
+	&rr_unit,
 	&tm_unit,
 	/* tm, rr, registrar, usrloc, nathelper ...: add their lines here */
 	NULL,
