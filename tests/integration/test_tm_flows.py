@@ -1,0 +1,522 @@
+"""test_tm_flows.py: the transaction-stateful proxy on the wire (RFC 3261 §16, §17, RFC 4320):
+a scripted UAC and one or two scripted UAS peers on loopback around switchyard running t_relay,
+one config per case, asserting what crossed the wire and, at the end of every case, that no
+transaction is left (SIGUSR1 -> "stats: tm_active=0"). Timers are small (T1 50 ms, T2 200 ms,
+T4 100 ms, wt_timer 1 s) so that each case takes a few seconds."""
+import time
+
+from harness import Proxy, UdpPeer, make_ack, make_cancel, make_request
+
+TIMEOUT = 60
+
+HEAD = """listen = udp:127.0.0.1:{PORT}
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+modparam("tm", "T1_timer", 50)
+modparam("tm", "T2_timer", 200)
+modparam("tm", "T4_timer", 100)
+modparam("tm", "wt_timer", 1)
+modparam("tm", "fr_timeout", %(fr)d)
+modparam("tm", "fr_inv_timeout", %(fr_inv)d)
+%(params)s
+route {
+    if (has_totag()) {
+        # in-dialog (ACK to a 2xx, BYE): relayed to the callee end to end
+        $du = "sip:127.0.0.1:{PEER}";
+        t_relay();
+        exit;
+    }
+%(route)s
+}
+%(routes)s
+"""
+
+RELAY = """    $du = "sip:127.0.0.1:{PEER}";
+    if (!t_relay()) {
+        sl_reply_error();
+    }
+    exit;
+"""
+
+
+def cfg(route=RELAY, routes="", params="", fr=3, fr_inv=5):
+    return HEAD % {"route": route, "routes": routes, "params": params, "fr": fr,
+                   "fr_inv": fr_inv}
+
+
+class Call:
+    """One proxy + UAC + peers. peer = the callee at {PEER}, peer2 at {PEER2}."""
+
+    def __init__(self, config, name):
+        self.peer = UdpPeer()
+        self.peer2 = UdpPeer()
+        self.uac = UdpPeer()
+        self.px = Proxy(config, name=name, subst={"PEER": self.peer.port,
+                                                  "PEER2": self.peer2.port})
+        self.uac.target = self.px.addr
+
+    def invite(self, ruri=None, method="INVITE", headers=None):
+        ruri = ruri or "sip:bob@127.0.0.1:%d" % self.peer.port
+        req = make_request(method, ruri, self.uac.hostport(), headers=headers)
+        self.uac.send(req)
+        return req
+
+    def no_tm_left(self, timeout=8):
+        end = time.monotonic() + timeout
+        while True:
+            n = self.px.stats().get("tm_active")
+            if n == 0:
+                return
+            assert time.monotonic() < end, "transactions left: tm_active=%s\n%s" % (
+                n, self.px.stderr_text()[-2000:])
+            time.sleep(0.3)
+
+    def __enter__(self):
+        self.px.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            return self.px.__exit__(*exc)
+        finally:
+            for p in (self.peer, self.peer2, self.uac):
+                p.close()
+
+
+def test_100_and_replies_relayed_by_default():
+    with Call(cfg(), "tm-default") as c:
+        req = c.invite()
+        c.uac.expect(100, timeout=1)
+        inv = c.peer.expect("INVITE")
+        assert inv.hdr("Max-Forwards") == "69"
+        assert len(inv.hdrs("Via")) == 2 and inv.branch.startswith("z9hG4bK")
+        c.peer.reply(inv, 100)
+        c.peer.reply(inv, 180)
+        r180 = c.uac.expect(180)
+        assert len(r180.hdrs("Via")) == 1, "our Via must be removed:\n" + r180.dump()
+        c.peer.reply(inv, 200)
+        r200 = c.uac.expect(200)
+        # 100 from the peer is not forwarded (§16.7 step 5): only our own one arrived
+        assert sum(1 for _, m in c.uac.log if m.status == 100) == 1
+        # ACK for the 2xx is a new request, relayed end to end (statelessly by the script)
+        ack = make_request("ACK", inv.ruri, c.uac.hostport(), call_id=r200.call_id,
+                           from_tag=r200.from_tag, to="<%s>;tag=%s" % (inv.ruri,
+                                                                                  r200.to_tag))
+        c.uac.send(ack)
+        got = c.peer.expect("ACK")
+        assert got.to_tag == r200.to_tag
+        c.no_tm_left()
+
+
+def test_100_trying_at_once_and_retransmission_absorbed():
+    with Call(cfg(), "tm-retrans") as c:
+        req = c.invite()
+        c.uac.expect(100, timeout=0.5)
+        inv = c.peer.expect("INVITE")
+        # the UAC retransmits: answered with the last reply (100), not relayed again
+        c.uac.send(req)
+        c.uac.expect(100, timeout=0.5)
+        c.peer.reply(inv, 180)
+        c.uac.expect(180)
+        time.sleep(0.2)
+        c.peer.drain()
+        c.uac.send(req)
+        c.uac.expect(180, timeout=0.5)
+        c.peer.expect_nothing(0.4, "INVITE")
+        c.peer.reply(inv, 486)
+        r = c.uac.expect(486)
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
+def test_non_invite_no_100_and_final_retransmitted():
+    with Call(cfg(), "tm-noninv") as c:
+        req = c.invite(method="MESSAGE")
+        msg = c.peer.expect("MESSAGE")
+        c.peer.reply(msg, 202)
+        c.uac.expect(202)
+        assert not any(m.status == 100 for _, m in c.uac.log), "100 to a non-INVITE"
+        time.sleep(0.1)
+        c.peer.drain()
+        c.uac.send(req)
+        c.uac.expect(202, timeout=0.5)      # Completed: the final again (§17.2.2)
+        c.peer.expect_nothing(0.3, "MESSAGE")
+        c.no_tm_left()
+
+
+def test_onreply_route_header_in_relayed_replies_incl_408():
+    routes = """onreply_route[r] {
+    append_hf("X-Onreply: $T_reply_code\\r\\n");
+}"""
+    route = '    t_on_reply("r");\n' + RELAY
+    with Call(cfg(route, routes), "tm-onreply") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        r = c.uac.expect(180)
+        assert r.hdr("X-Onreply") == "180", r.dump()
+        c.peer.reply(inv, 408)
+        r = c.uac.expect(408)
+        assert r.hdr("X-Onreply") == "408", r.dump()
+        ack = c.peer.expect("ACK")             # we ACK the non-2xx downstream ourselves
+        assert ack.branch == inv.branch
+        c.uac.send(make_ack(req, r))
+        c.peer.expect_nothing(0.3, "ACK")      # the UAC's ACK is absorbed
+        c.no_tm_left()
+
+
+def test_onreply_route_drops_provisional():
+    routes = """onreply_route[r] {
+    if (t_check_status("180")) {
+        drop;
+    }
+}"""
+    route = '    t_on_reply("r");\n' + RELAY
+    with Call(cfg(route, routes), "tm-drop") as c:
+        c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        c.peer.reply(inv, 183)
+        c.uac.expect(183)
+        c.peer.reply(inv, 200)
+        c.uac.expect(200)
+        assert not any(m.status == 180 for _, m in c.uac.log), "dropped 180 was relayed"
+        c.no_tm_left()
+
+
+def test_failure_route_serial_fork_header_only_in_new_branch():
+    routes = """failure_route[f] {
+    if (t_check_status("486")) {
+        append_hf("X-Failover: yes\\r\\n");
+        $du = "sip:127.0.0.1:{PEER2}";
+        t_relay();
+    }
+}"""
+    route = '    t_on_failure("f");\n' + RELAY
+    with Call(cfg(route, routes), "tm-serial") as c:
+        c.invite()
+        inv1 = c.peer.expect("INVITE")
+        assert inv1.hdr("X-Failover") is None
+        c.peer.reply(inv1, 486)
+        c.peer.expect("ACK")
+        inv2 = c.peer2.expect("INVITE")
+        assert inv2.hdr("X-Failover") == "yes", inv2.dump()
+        assert inv2.branch != inv1.branch
+        c.peer2.reply(inv2, 180)
+        c.peer2.reply(inv2, 200)
+        r = c.uac.expect(200)
+        assert r.hdr("X-Failover") is None
+        assert not any(m.status == 486 for _, m in c.uac.log), "486 went downstream"
+        c.no_tm_left()
+
+
+def test_failure_route_t_reply_replaces_reply():
+    routes = """failure_route[f] {
+    t_reply(480, "Gone Fishing");
+}"""
+    route = '    t_on_failure("f");\n' + RELAY
+    with Call(cfg(route, routes), "tm-freply") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 404)
+        r = c.uac.expect(480)
+        assert r.reason == "Gone Fishing" and r.to_tag
+        c.uac.expect_nothing(0.3, 404)
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
+def test_timeout_gives_408_and_runs_failure_route():
+    routes = """failure_route[f] {
+    if (t_check_status("408") && t_local_replied("all")) {
+        t_reply(504, "Timeout Seen");
+    }
+}"""
+    route = '    t_on_failure("f");\n' + RELAY
+    with Call(cfg(route, routes, fr=1), "tm-timeout") as c:
+        req = c.invite()
+        c.peer.expect("INVITE")
+        t0 = time.monotonic()
+        r = c.uac.expect(504, timeout=3)
+        assert 0.8 < time.monotonic() - t0 < 2.0
+        # the INVITE was retransmitted with Timer A (50, 100, 200, 400 ms ...)
+        times = [t for t, m in c.peer.log if m.method == "INVITE"]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert len(times) >= 4, times
+        assert 0.03 < gaps[0] < 0.09 and 0.07 < gaps[1] < 0.15 and 0.15 < gaps[2] < 0.3, gaps
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
+def test_timeout_without_failure_route_is_local_408():
+    with Call(cfg(fr=1), "tm-timeout408") as c:
+        req = c.invite()
+        c.peer.expect("INVITE")
+        r = c.uac.expect(408, timeout=3)
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
+def test_non_invite_timeout_sends_nothing_upstream():
+    with Call(cfg(fr=1), "tm-4320") as c:
+        c.invite(method="OPTIONS")
+        c.peer.expect("OPTIONS")
+        # RFC 4320 §4.2: no 408 for a non-INVITE; the transaction just ends
+        c.uac.expect_nothing(2.0)
+        times = [t for t, m in c.peer.log if m.method == "OPTIONS"]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        # Timer E: 50, 100, 200, then T2 (200) ms
+        assert len(gaps) >= 4 and 0.03 < gaps[0] < 0.09 and 0.15 < gaps[3] < 0.3, gaps
+        c.no_tm_left()
+
+
+FORK = """    $ru = "sip:bob@127.0.0.1:{PEER}";
+    append_branch("sip:bob@127.0.0.1:{PEER2}");
+    t_relay();
+    exit;
+"""
+
+
+def test_parallel_6xx_cancels_others():
+    with Call(cfg(FORK), "tm-6xx") as c:
+        req = c.invite()
+        a = c.peer.expect("INVITE")
+        b = c.peer2.expect("INVITE")
+        c.peer.reply(a, 180)
+        c.peer2.reply(b, 180)
+        c.peer.reply(a, 603)
+        can = c.peer2.expect("CANCEL")
+        assert can.branch == b.branch and can.cseq == (b.cseq[0], "CANCEL")
+        c.peer2.reply(can, 200)
+        c.peer2.reply(b, 487)
+        r = c.uac.expect(603)
+        c.peer2.expect("ACK")
+        c.uac.send(make_ack(req, r))
+        c.uac.expect_nothing(0.3, 487)
+        c.no_tm_left()
+
+
+def test_parallel_2xx_cancels_others():
+    with Call(cfg(FORK), "tm-2xx") as c:
+        c.invite()
+        a = c.peer.expect("INVITE")
+        b = c.peer2.expect("INVITE")
+        c.peer.reply(a, 180)
+        c.peer2.reply(b, 180)
+        c.peer2.reply(b, 200)
+        c.uac.expect(200)
+        can = c.peer.expect("CANCEL")
+        c.peer.reply(can, 200)
+        c.peer.reply(a, 487)
+        c.peer.expect("ACK")
+        c.uac.expect_nothing(0.3, 487)
+        c.no_tm_left()
+
+
+def test_parallel_every_2xx_relayed():
+    with Call(cfg(FORK), "tm-2x2xx") as c:
+        c.invite()
+        a = c.peer.expect("INVITE")
+        b = c.peer2.expect("INVITE")
+        c.peer.reply(a, 200)
+        c.peer2.reply(b, 200)
+        c.uac.expect(200)
+        c.uac.expect(200)
+        c.no_tm_left()
+
+
+def test_parallel_503_becomes_500_and_lowest_class_wins():
+    with Call(cfg(FORK), "tm-503") as c:
+        req = c.invite()
+        a = c.peer.expect("INVITE")
+        b = c.peer2.expect("INVITE")
+        c.peer.reply(a, 503)
+        c.peer2.reply(b, 503)
+        r = c.uac.expect(500)
+        c.uac.send(make_ack(req, r))
+    with Call(cfg(FORK), "tm-class") as c:
+        req = c.invite()
+        a = c.peer.expect("INVITE")
+        b = c.peer2.expect("INVITE")
+        c.peer.reply(a, 503)
+        c.peer2.reply(b, 404)
+        r = c.uac.expect(404)
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
+def test_parallel_401_407_challenges_merged():
+    with Call(cfg(FORK), "tm-auth") as c:
+        req = c.invite()
+        a = c.peer.expect("INVITE")
+        b = c.peer2.expect("INVITE")
+        c.peer.reply(a, 401, headers=[("WWW-Authenticate", 'Digest realm="a", nonce="1"')])
+        c.peer2.reply(b, 407, headers=[("Proxy-Authenticate", 'Digest realm="b", nonce="2"')])
+        r = c.uac.expect(lambda m: m.status in (401, 407))
+        assert r.hdr("WWW-Authenticate") and 'realm="a"' in r.hdr("WWW-Authenticate"), r.dump()
+        assert r.hdr("Proxy-Authenticate") and 'realm="b"' in r.hdr("Proxy-Authenticate"), \
+            r.dump()
+        c.uac.send(make_ack(req, r))
+        time.sleep(0.3)
+        # one reply (Timer G may have repeated it before our ACK), never the other branch's
+        finals = [m for _, m in c.uac.log if m.status in (401, 407)]
+        assert all(m.raw == r.raw for m in finals), [m.dump() for m in finals]
+        c.no_tm_left()
+
+
+def test_cancel_after_provisional():
+    with Call(cfg(), "tm-cancel") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        c.uac.expect(180)
+        c.uac.send(make_cancel(req))
+        ok = c.uac.expect(lambda m: m.status == 200 and m.cseq[1] == "CANCEL")
+        assert ok.call_id == inv.call_id
+        can = c.peer.expect("CANCEL")
+        assert can.branch == inv.branch
+        c.peer.reply(can, 200)
+        c.peer.reply(inv, 487)
+        r = c.uac.expect(487)
+        ack = c.peer.expect("ACK")
+        assert ack.branch == inv.branch
+        c.uac.send(make_ack(req, r))
+        c.peer.expect_nothing(0.3, "ACK")
+        c.no_tm_left()
+
+
+def test_cancel_before_provisional_held_then_local_487():
+    with Call(cfg(), "tm-cancel-held") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.uac.send(make_cancel(req))
+        c.uac.expect(lambda m: m.status == 200 and m.cseq[1] == "CANCEL")
+        r = c.uac.expect(487)                       # local: the branch never answered
+        c.peer.expect_nothing(0.2, "CANCEL")        # held until a provisional
+        c.peer.reply(inv, 180)
+        can = c.peer.expect("CANCEL")
+        c.peer.reply(can, 200)
+        c.peer.reply(inv, 487)
+        c.peer.expect("ACK")
+        c.uac.send(make_ack(req, r))
+        c.uac.expect_nothing(0.3, 180)
+        c.no_tm_left()
+
+
+def test_cancel_matching_nothing_relayed_statelessly():
+    route = """    if (is_method("CANCEL")) {
+        $du = "sip:127.0.0.1:{PEER}";
+        t_relay();
+        exit;
+    }
+""" + RELAY
+    with Call(cfg(route), "tm-cancel-sl") as c:
+        req = make_request("INVITE", "sip:bob@127.0.0.1:%d" % c.peer.port, c.uac.hostport())
+        c.uac.send(make_cancel(req))
+        can = c.peer.expect("CANCEL")
+        assert len(can.hdrs("Via")) == 2
+        c.uac.expect_nothing(0.3, lambda m: m.status == 200)
+        c.no_tm_left()
+
+
+def test_2xx_crossing_cancel_is_relayed():
+    with Call(cfg(), "tm-cross") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        c.uac.send(make_cancel(req))
+        c.uac.expect(lambda m: m.status == 200 and m.cseq[1] == "CANCEL")
+        c.peer.expect("CANCEL")
+        c.peer.reply(inv, 200)                      # the callee answered first
+        r = c.uac.expect(lambda m: m.status == 200 and m.cseq[1] == "INVITE")
+        assert r.to_tag
+        c.no_tm_left()
+
+
+def test_2xx_after_timer_c_is_relayed():
+    with Call(cfg(fr_inv=1), "tm-timerc") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        c.uac.expect(180)
+        t0 = time.monotonic()
+        can = c.peer.expect("CANCEL", timeout=3)   # Timer C fired: CANCEL downstream
+        assert 0.8 < time.monotonic() - t0 < 2.0
+        r = c.uac.expect(408)
+        c.uac.send(make_ack(req, r))
+        c.peer.reply(can, 200)
+        c.peer.reply(inv, 200)                      # too late for the UAC, relayed anyway
+        c.uac.expect(lambda m: m.status == 200 and m.cseq[1] == "INVITE")
+        c.no_tm_left()
+
+
+def test_overload_503_with_retry_after():
+    with Call(cfg(params='modparam("tm", "max_transactions", 1)'), "tm-overload") as c:
+        c.invite()
+        inv = c.peer.expect("INVITE")
+        c.uac.expect(100)
+        req2 = make_request("INVITE", "sip:carol@127.0.0.1:%d" % c.peer.port,
+                            c.uac.hostport())
+        c.uac.send(req2)
+        r = c.uac.expect(503)
+        assert r.hdr("Retry-After"), r.dump()
+        c.peer.expect_nothing(0.2, lambda m: m.method == "INVITE" and m.ruri.startswith(
+            "sip:carol"))
+        c.peer.reply(inv, 200)                      # the existing one goes on
+        c.uac.expect(lambda m: m.status == 200 and m.call_id == inv.call_id)
+        c.no_tm_left()
+
+
+def test_two_workers_hand_off_to_owner():
+    """Transactions live on one worker; whatever worker reads a retransmission, CANCEL or
+    reply hands it to the owner. Several calls so that both workers own some."""
+    c = Call.__new__(Call)
+    c.peer, c.peer2, c.uac = UdpPeer(), UdpPeer(), UdpPeer()
+    c.px = Proxy(cfg(), name="tm-2w", workers=2, subst={"PEER": c.peer.port,
+                                                         "PEER2": c.peer2.port})
+    c.uac.target = c.px.addr
+    with c:
+        reqs = [c.invite() for _ in range(8)]
+        invs = {}
+        for _ in reqs:
+            m = c.peer.expect("INVITE")
+            invs[m.call_id] = m
+        for req in reqs:
+            c.uac.send(req)                         # retransmissions: absorbed
+        for m in invs.values():
+            c.peer.reply(m, 180)
+        for i, req in enumerate(reqs):
+            if i % 2:
+                c.uac.send(make_cancel(req))
+        time.sleep(0.5)
+        for i, req in enumerate(reqs):
+            m = invs[[l for l in req.split("\r\n") if l.startswith("Call-ID")][0][9:]]
+            if i % 2:
+                can = c.peer.expect(lambda x, cid=m.call_id: x.method == "CANCEL" and
+                                    x.call_id == cid)
+                c.peer.reply(can, 200)
+                c.peer.reply(m, 487)
+            else:
+                c.peer.reply(m, 200)
+        time.sleep(0.5)
+        finals = {}
+        for _, m in c.uac.log:
+            if m.status and m.status >= 200 and m.cseq[1] == "INVITE":
+                finals.setdefault(m.call_id, set()).add(m.status)
+        for i, req in enumerate(reqs):
+            cid = [l for l in req.split("\r\n") if l.startswith("Call-ID")][0][9:]
+            assert finals.get(cid) == ({487} if i % 2 else {200}), (i, finals.get(cid))
+            if i % 2:
+                r = [m for _, m in c.uac.log if m.call_id == cid and m.status == 487][0]
+                c.uac.send(make_ack(req, r))
+        for cid in invs:
+            branches = {m.branch for _, m in c.peer.log if m.method == "INVITE" and
+                        m.call_id == cid}
+            assert len(branches) == 1, "one client transaction per call: %r" % branches
+        c.no_tm_left()
+
+
+if __name__ == "__main__":
+    from harness import run_module
+    run_module(globals())
