@@ -18,7 +18,8 @@ runs in a private network namespace (harness.enter_netns) where it can listen on
 without touching the benchmark's, and where nothing can leave the machine; a reply counts for
 "the sender gets it" whether it arrives at the sending socket (symmetric, RFC 3581) or at the
 Via's port. Over TCP: one connection per message, replies on that connection; clerr (Content-
-Length beyond the data): nothing forwarded while the connection waits; ncl and mcl01
+Length beyond the data) and baddn (no empty line after the headers): nothing forwarded while
+the connection waits for the rest; ncl and mcl01
 (unrecoverable framing): the proxy closes the connection.
 """
 import os
@@ -106,8 +107,10 @@ def check_forwarded(name, data, fwd, px, transport):
         problems.append("our branch is not an RFC 3261 one: %r" % fwd.branch)
     if not re.fullmatch(r"\S+ \S+ SIP/2\.0", fwd.start):
         problems.append("request line not clean: %r" % fwd.start)
-    if fwd.ruri and (fwd.ruri.startswith("<") or "?" in fwd.ruri):
-        problems.append("Request-URI keeps <> or ?headers: %r" % fwd.ruri)
+    if fwd.ruri and fwd.ruri.startswith("<"):
+        problems.append("Request-URI keeps its <>: %r" % fwd.ruri)
+    if name == "escruri.dat" and "?" in (fwd.ruri or ""):
+        problems.append("Request-URI keeps its ?headers: %r" % fwd.ruri)
     if len(fwd.hdrs("Route")) > len(orig.hdrs("Route")):
         problems.append("a Route header appeared: %r" % fwd.hdrs("Route"))
     omf = (orig.hdr("Max-Forwards") or "").strip()
@@ -150,12 +153,12 @@ class Wire:
             c.q, c.log, c._lock = self.sender.q, self.sender.log, self.sender._lock
             self.collectors.append(c)
 
-def wait_either(peer, back, timeout):
-    """First of: a request at the peer (forwarded) or a reply back to the sender."""
+def wait_either(peer, back, mine, timeout):
+    """First of: this message forwarded to the peer, or a reply back to the sender."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         m = peer.recv(0.02)
-        if m is not None and m.is_request:
+        if m is not None and mine(m):
             return "forwarded", m
         m = back.recv(0.02)
         if m is not None and m.status is not None:
@@ -167,22 +170,35 @@ def judge(r, px, peer, back, transport, conn_peer=None):
     """Check one message's outcome; back is the queue replies arrive on."""
     name, v = r["file"], Verdict(r["proxy_expected"], r["kind"])
     where = "%s (%s, %s)" % (name, transport, v.text)
+    orig = Msg(r["data"])
+    method = start_line_method(r["data"])
+
+    def mine(m):
+        # this message's forwarded copy: on a stream, dblreq's trailing INVITE is a message of
+        # its own, and a late copy of an earlier message must not count for this one
+        return m.is_request and m.method == method and \
+            (orig.call_id is None or m.call_id == orig.call_id)
+
+    mark = len(peer.log)
+    forwarded = lambda: [m for _, m in peer.log[mark:] if isinstance(m, Msg) and mine(m)]
     if v.drop:
         peer.expect_nothing(QUIET)
         back.expect_nothing(0.05)
         return
     if transport == "tcp" and v.close_tcp:
         closed = conn_peer.wait_closed(WAIT + 2)
-        got = [m for _, m in peer.log if hasattr(m, "is_request") and m.is_request]
+        got = forwarded()
         assert not got, "%s: forwarded a request with broken framing:\n%s" % (where, got[0].dump())
         assert closed, "%s: framing is unrecoverable, the proxy must close the connection\n%s" % (
             where, conn_peer.dump_log())
         return
-    if transport == "tcp" and v.udp_only_reply:
-        # clerr: the stream waits for 9999 body bytes; the request must not go anywhere
-        peer.expect_nothing(WAIT, what=lambda m: m.is_request)
+    if transport == "tcp" and (v.udp_only_reply or b"\r\n\r\n" not in r["data"]):
+        # clerr: the stream waits for 9999 body bytes; baddn has no empty line after its
+        # headers, which ends a datagram but not a stream message: either way the request is
+        # incomplete and must not go anywhere
+        peer.expect_nothing(WAIT, what=mine)
         return
-    what, m = wait_either(peer, back, WAIT)
+    what, m = wait_either(peer, back, mine, WAIT)
     if name == "inv2543.dat" and transport == "tcp" and what == "reply" and m.status == 400:
         return              # no Content-Length on a stream (§18.3 MUST): 400 is fair
     if what is None:
@@ -191,13 +207,11 @@ def judge(r, px, peer, back, transport, conn_peer=None):
     if what == "forwarded":
         assert v.may_forward, "%s: must not be forwarded (expected %s), got:\n%s" % (
             where, v.codes, m.dump())
-        assert m.method == start_line_method(r["data"]), "%s: forwarded a different request:\n%s" % (
-            where, m.dump())
         check_forwarded(name, r["data"], m, px, transport)
         return
     assert v.codes and m.status in v.codes, "%s: answered %d, expected %s\n%s" % (
         where, m.status, v.codes or "forwarding", m.dump())
-    peer.expect_nothing(0.2, what=lambda x: x.is_request)
+    peer.expect_nothing(0.2, what=mine)
 
 
 def run_corpus(transport):
@@ -208,6 +222,7 @@ def run_corpus(transport):
         wire = Wire(rows)
         failures = []
         for r in rows:
+            time.sleep(0.05)        # let stragglers of the previous message land, then forget
             peer.drain()
             wire.sender.drain()
             conn = None
