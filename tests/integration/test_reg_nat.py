@@ -1,0 +1,84 @@
+"""test_reg_nat.py: a UA behind NAT registers a private Contact; the proxy stores where the
+REGISTER really came from (fix_nated_register) and relays calls to that source, not to the
+private address; fix_nated_contact() rewrites a NATed caller's Contact to its source.
+Runs in a private network namespace with only `lo` up, so a relay to the private address
+cannot reach anything (it fails there) and no packet ever leaves the machine."""
+from harness import Proxy, UdpPeer, enter_netns, make_request, rand_token
+
+CFG = """listen = udp:127.0.0.1:{PORT}
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+loadmodule "tm.so"
+loadmodule "rr.so"
+loadmodule "registrar.so"
+loadmodule "usrloc.so"
+loadmodule "nathelper.so"
+route {
+    if (is_method("REGISTER")) {
+        if (nat_uac_test(1)) {
+            fix_nated_register();
+        }
+        save("location");
+        exit;
+    }
+    if (nat_uac_test(1)) {
+        fix_nated_contact();
+    }
+    record_route();
+    if (!lookup("location")) {
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+    t_relay();
+}
+"""
+
+
+def test_nated_contact_reached_at_source():
+    enter_netns()
+    with Proxy(CFG, name="reg-nat") as px:
+        bob, alice = UdpPeer(), UdpPeer()
+        cid = rand_token()
+        # bob's UA believes it is 192.168.1.20:5062; its packets come from 127.0.0.1:<port>
+        bob.send(make_request("REGISTER", "sip:127.0.0.1:%d" % px.port, "192.168.1.20:5062",
+                              call_id=cid, to="<sip:bob@127.0.0.1>",
+                              from_="<sip:bob@127.0.0.1>",
+                              contact="<sip:bob@192.168.1.20:5062>"), addr=px.addr)
+        r = bob.expect(lambda m: not m.is_request and m.call_id == cid)
+        assert r.status == 200, r.text
+
+        # alice is NATed too: her Contact is private, the proxy fixes it to her source
+        req = make_request("INVITE", "sip:bob@127.0.0.1", "10.1.1.1:5060",
+                           to="<sip:bob@127.0.0.1>", contact="<sip:alice@10.1.1.1:5060>")
+        alice.send(req, addr=px.addr)
+        inv = bob.expect("INVITE", timeout=3)
+        assert inv.ruri == "sip:bob@192.168.1.20:5062", inv.text
+        assert inv.hdr("Contact") == "<sip:alice@%s>" % alice.hostport(), inv.text
+        bob.reply(inv, 200, headers=["Contact: <sip:bob@192.168.1.20:5062>"])
+        ok = alice.expect(200)
+        assert ok.call_id == inv.call_id
+        px.stop()
+
+
+def test_without_fix_the_private_address_is_used():
+    """the control: without fix_nated_register() the binding has no NAT source, the relay goes
+    to the private address, which nothing in this namespace answers"""
+    enter_netns()
+    cfg = CFG.replace("fix_nated_register();", "")
+    with Proxy(cfg, name="reg-nat-control") as px:
+        bob, alice = UdpPeer(), UdpPeer()
+        cid = rand_token()
+        bob.send(make_request("REGISTER", "sip:127.0.0.1:%d" % px.port, "192.168.1.20:5062",
+                              call_id=cid, to="<sip:bob@127.0.0.1>",
+                              from_="<sip:bob@127.0.0.1>",
+                              contact="<sip:bob@192.168.1.20:5062>"), addr=px.addr)
+        assert bob.expect(lambda m: not m.is_request and m.call_id == cid).status == 200
+        alice.send(make_request("INVITE", "sip:bob@127.0.0.1", alice.hostport(),
+                                to="<sip:bob@127.0.0.1>"), addr=px.addr)
+        bob.expect_nothing(1.0, what="INVITE")
+        px.kill()
+
+
+if __name__ == "__main__":
+    from harness import run_module
+    run_module(globals())
