@@ -506,8 +506,9 @@ static struct scr_stmt *parse_block(struct parser *ps, int in_switch)
 		s->body = parse_list(ps, in_switch);
 	ps->depth--;
 	if (ps->tok.t != TK_RBRACE) {
+		/* keep what was parsed so the compiler still reports its name errors */
 		scr_diag(ps->d, t.line, t.col, "unclosed '{'");
-		return NULL;
+		return s;
 	}
 	next(ps);
 	return s;
