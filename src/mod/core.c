@@ -156,6 +156,7 @@ static int core_append_branch(struct scr_ctx *ctx, const struct scr_arg *a)
 		return -1;
 	}
 	memcpy(d, uri.s, uri.len);
+	ctx->branch_dst[ctx->nbranches] = SY_NULL_STR;	/* a lookup() $du of this slot is stale */
 	ctx->branches[ctx->nbranches++] = sy_str_make(d, uri.len);
 	return 1;
 }

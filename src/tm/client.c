@@ -419,7 +419,7 @@ int tm_fork(struct tm_trans *t, struct scr_ctx *ctx, const struct sy_dest *force
 	else if (r != EAGAIN)
 		rc = r;
 	for (i = 0; i < ctx->nbranches && i < SCR_MAX_BRANCHES; i++) {
-		r = tm_branch_start(t, ctx, &base, ctx->branches[i], SY_NULL_STR, force);
+		r = tm_branch_start(t, ctx, &base, ctx->branches[i], ctx->branch_dst[i], force);
 		if (!r)
 			sent++;
 		else if (r != EAGAIN)

@@ -79,6 +79,29 @@ def test_without_fix_the_private_address_is_used():
         px.kill()
 
 
+def test_two_nated_contacts_ring_in_parallel():
+    """each branch of a parallel fork goes to its own binding's NAT source ($du per branch)"""
+    enter_netns()
+    with Proxy(CFG, name="reg-nat-fork") as px:
+        ua1, ua2, alice = UdpPeer(), UdpPeer(), UdpPeer()
+        for i, ua in enumerate((ua1, ua2)):
+            cid = rand_token()
+            ua.send(make_request("REGISTER", "sip:127.0.0.1:%d" % px.port, "192.168.1.%d:5062" % (20 + i),
+                                 call_id=cid, to="<sip:bob@127.0.0.1>", from_="<sip:bob@127.0.0.1>",
+                                 contact="<sip:bob@192.168.1.%d:5062>" % (20 + i)), addr=px.addr)
+            assert ua.expect(lambda m: not m.is_request and m.call_id == cid).status == 200
+        alice.send(make_request("INVITE", "sip:bob@127.0.0.1", alice.hostport(),
+                                to="<sip:bob@127.0.0.1>"), addr=px.addr)
+        i1 = ua1.expect("INVITE", timeout=3)
+        i2 = ua2.expect("INVITE", timeout=3)
+        assert i1.ruri == "sip:bob@192.168.1.20:5062", i1.text
+        assert i2.ruri == "sip:bob@192.168.1.21:5062", i2.text
+        ua1.reply(i1, 486)
+        ua2.reply(i2, 200, headers=["Contact: <sip:bob@192.168.1.21:5062>"])
+        assert alice.expect(200).call_id == i2.call_id
+        px.stop()
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
