@@ -33,7 +33,8 @@ enum tm_cancel { TM_CAN_NONE, TM_CAN_PENDING, TM_CAN_SENT, TM_CAN_DONE };
 struct tm_block {
 	struct tm_block *next;
 	size_t cap, used;
-	int big;		/* larger than TM_BLOCK_SIZE: malloc'ed alone, freed alone */
+	size_t big;		/* larger than TM_BLOCK_SIZE: malloc'ed alone, freed alone;
+				 * a size_t so that data[] starts 8-byte aligned */
 	char data[];
 };
 
