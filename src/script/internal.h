@@ -25,15 +25,21 @@ regex_t *scr_pool_regex(struct scr_pool *p);	/* registered for regfree when comp
 void scr_pool_regex_ok(struct scr_pool *p, regex_t *r);
 void scr_pool_free(struct scr_pool *p);
 
-/* ---- diagnostics: one "file:line:col: message" line each */
+/* ---- diagnostics: one "file:line:col: message" line each, printed in line order by
+ * scr_diag_flush() (the parser and the compiler find them in different orders) */
 #define SCR_MAX_ERRORS 100
+struct scr_dmsg;
 struct scr_diag {
 	FILE *out;
 	const char *file;
 	unsigned nerr;
+	struct scr_dmsg *v;	/* held until flushed */
+	unsigned n, cap;
+	unsigned over_line, over_col;	/* where reporting stopped (nerr reached the cap) */
 };
 void scr_diag(struct scr_diag *d, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+void scr_diag_flush(struct scr_diag *d);
 
 /* ---- tokens */
 enum scr_tok {

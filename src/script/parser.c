@@ -1140,7 +1140,7 @@ void scr_parse(struct scr_prog *p, const char *src, size_t len, struct scr_diag 
 			}
 			/* name = value */
 			struct scr_lexer save = ps.lx;
-			struct scr_diag quiet = { NULL, "", 0 };
+			struct scr_diag quiet = { .out = NULL, .file = "" };
 			struct scr_token t2;
 
 			save.diag = &quiet;	/* the lookahead must not report twice */

@@ -43,7 +43,7 @@ void scr_free(struct scr_prog *prog)
 int scr_load_mem(const char *name, const char *text, size_t len, void *err_file,
 		 struct scr_prog **prog)
 {
-	struct scr_diag d = { err_file, name ? name : "<script>", 0 };
+	struct scr_diag d = { .out = err_file, .file = name ? name : "<script>" };
 	struct scr_prog *p;
 	char *src;
 	int rc = 0;
@@ -62,15 +62,12 @@ int scr_load_mem(const char *name, const char *text, size_t len, void *err_file,
 		goto out;
 	}
 	scr_parse(p, src, text ? len : 0, &d);
-	if (d.nerr == 0)
-		scr_compile(p, &d);
-	else {
-		/* still compile what parsed, so name errors show in the same run */
-		scr_compile(p, &d);
-	}
+	/* compile even after parse errors, so name errors show in the same run */
+	scr_compile(p, &d);
 	if (d.nerr)
 		rc = EINVAL;
 out:
+	scr_diag_flush(&d);
 	if (rc) {
 		scr_free(p);
 		return rc;
@@ -81,7 +78,7 @@ out:
 
 int scr_load(const char *path, void *err_file, struct scr_prog **prog)
 {
-	struct scr_diag d = { err_file, path, 0 };
+	struct scr_diag d = { .out = err_file, .file = path };
 	FILE *f;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -92,6 +89,7 @@ int scr_load(const char *path, void *err_file, struct scr_prog **prog)
 	if (!f) {
 		rc = errno;
 		scr_diag(&d, 1, 1, "cannot open: %s", strerror(rc));
+		scr_diag_flush(&d);
 		return EINVAL;
 	}
 	for (;;) {
@@ -127,6 +125,7 @@ int scr_load(const char *path, void *err_file, struct scr_prog **prog)
 	}
 	rc = scr_load_mem(path, buf, len, err_file, prog);
 out:
+	scr_diag_flush(&d);
 	free(buf);
 	fclose(f);
 	return rc;

@@ -354,7 +354,7 @@ static void test_err_misc(void **st)
 	expect_errors("route { @ }\n", "t.cfg:1:9: unexpected character '@'\n");
 }
 
-/* several errors in one file: all reported, parse errors first, then name errors */
+/* several errors in one file: all reported, in line order (parse and name errors mixed) */
 static void test_err_many(void **st)
 {
 	(void)st;
@@ -364,8 +364,8 @@ static void test_err_many(void **st)
 		      "  bar(1);\n"
 		      "  route(none);\n"
 		      "}\n",
-		      "t.cfg:3:7: missing ';' before 'bar'\n"
 		      "t.cfg:2:3: unknown function 'foo'\n"
+		      "t.cfg:3:7: missing ';' before 'bar'\n"
 		      "t.cfg:4:3: unknown function 'bar'\n"
 		      "t.cfg:5:3: route[none] is not defined\n");
 }
@@ -401,6 +401,28 @@ static void test_file_load(void **st)
 	free(buf);
 }
 
+/* a flood of errors stops at a cap, with one notice last */
+static void test_err_cap(void **st)
+{
+	(void)st;
+	char text[8192] = "route {\n";
+	int rc;
+	char *out;
+	unsigned lines = 0;
+
+	for (int i = 0; i < 150; i++)
+		strcat(text, " nope();\n");
+	strcat(text, "}\n");
+	out = load(text, &rc, NULL);
+	assert_int_equal(rc, EINVAL);
+	for (char *c = out; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 100);
+	assert_non_null(strstr(out, "t.cfg:2:2: unknown function 'nope'\n"));
+	assert_non_null(strstr(out, "t.cfg:101:2: too many errors, giving up reporting\n"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_err_globals),
 		cmocka_unit_test(test_err_misc),
 		cmocka_unit_test(test_err_many),
+		cmocka_unit_test(test_err_cap),
 		cmocka_unit_test(test_file_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
