@@ -82,14 +82,28 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call fuzz_libs,%)
 fuzz-replay: $(FUZZ_REPLAY)
 
 FUZZ_SECONDS ?= 60
+# FUZZ_TARGETS=tests/fuzz/fuzz_sip_msg.c ... narrows `make fuzz` to some targets. Everything goes
+# under $(BUILD)/libfuzzer (so parallel work trees never share it), each target links only the
+# libraries of its layer, new inputs land in $(BUILD)/libfuzzer/corpus-<target>, crashes in
+# $(BUILD)/libfuzzer/crash-<target>/ and make fails naming them (copy them into
+# tests/fuzz/corpus/<target>/ once fixed, as regressions).
+FUZZ_TARGETS ?= $(FUZZ_SRC)
+LF_DIR = $(BUILD)/libfuzzer
+$(BUILD)/lf/%: tests/fuzz/%.c $$(call fuzz_libs,%)
+	@mkdir -p $(dir $@)
+	$(CC) $(STRICT) -Wno-missing-prototypes $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \
+	  -Wl,--start-group $(call fuzz_libs,$*) -Wl,--end-group $(LDLIBS)
 fuzz:
-	$(MAKE) BUILD=build/libfuzzer CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" lib-only
-	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang $(STRICT) -Wno-missing-prototypes $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build/libfuzzer/$$n $$f \
-	    -Wl,--start-group $$(ls build/libfuzzer/lib*.a) -Wl,--end-group $(LDLIBS); \
-	  mkdir -p tests/fuzz/corpus/$$n; \
-	  build/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/libfuzzer/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -3; \
-	done
+	$(MAKE) BUILD=$(LF_DIR) CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	  $(patsubst tests/fuzz/%.c,$(LF_DIR)/lf/%,$(FUZZ_TARGETS))
+	@fail=0; for f in $(FUZZ_TARGETS); do n=$$(basename $$f .c); \
+	  mkdir -p tests/fuzz/corpus/$$n $(LF_DIR)/corpus-$$n $(LF_DIR)/crash-$$n; \
+	  if $(LF_DIR)/lf/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	      -artifact_prefix=$(LF_DIR)/crash-$$n/ $(LF_DIR)/corpus-$$n tests/fuzz/corpus/$$n \
+	      > $(LF_DIR)/$$n.log 2>&1; then tail -1 $(LF_DIR)/$$n.log; \
+	  else fail=1; grep -m3 -E 'ERROR|runtime error|\.c:[0-9]+:' $(LF_DIR)/$$n.log; \
+	    echo "$$n: FAILED, log $(LF_DIR)/$$n.log, inputs in $(LF_DIR)/crash-$$n/"; fi; \
+	done; exit $$fail
 lib-only: $(LIBS)
 
 # ---- top-level commands

@@ -98,6 +98,12 @@ static inline const char *sip_rtrim_lws(const char *s, const char *end)
 	return end;
 }
 
+/* one past the last octet; safe on an empty slice whose pointer is NULL */
+static inline const char *sip_end(sy_str s)
+{
+	return s.len ? s.s + s.len : s.s;
+}
+
 static inline sy_str sip_slice(const char *a, const char *b)
 {
 	sy_str r = { a, (size_t)(b - a) };

@@ -144,7 +144,7 @@ static int parse_tel(struct sip_uri *u, const char *p, const char *end)
 
 int sip_uri_parse(sy_str s, struct sip_uri *u)
 {
-	const char *p = s.s, *end = s.s + s.len, *q;
+	const char *p = s.s, *end = sip_end(s), *q;
 	int rc;
 
 	memset(u, 0, sizeof(*u));
@@ -243,12 +243,21 @@ static int params_equal(sy_str pa, sy_str pb)
 		if (ina != inb || (ina && !sip_unescaped_eq(v, w, 1)))
 			return 0;
 	}
-	/* any other parameter appearing in both must match; one side only is ignored */
+	/* any other parameter appearing in both must match; one side only is ignored. A name
+	 * repeated in a list matches when any occurrence on the other side has the same value. */
 	it = pa;
 	while (sip_param_next(&it, &n, &v) == 0) {
 		if (is_strict_param(n))
 			continue;
-		if (sip_param_get(pb, n, &w) == 0 && !sip_unescaped_eq(v, w, 1))
+		sy_str jt = pb, n2;
+		int seen = 0, same = 0;
+		while (!same && sip_param_next(&jt, &n2, &w) == 0) {
+			if (sy_str_caseeq(n, n2)) {
+				seen = 1;
+				same = sip_unescaped_eq(v, w, 1);
+			}
+		}
+		if (seen && !same)
 			return 0;
 	}
 	return 1;
@@ -257,14 +266,14 @@ static int params_equal(sy_str pa, sy_str pb)
 /* header components: never ignored, order-free; names case-insensitive, values exact */
 static int headers_subset(sy_str ha, sy_str hb)
 {
-	const char *p = ha.s, *end = ha.s + ha.len;
+	const char *p = ha.s, *end = sip_end(ha);
 	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *e = amp ? amp : end;
 		const char *eq = memchr(p, '=', (size_t)(e - p));
 		sy_str n = sip_slice(p, eq ? eq : e), v = eq ? sip_slice(eq + 1, e) : sip_slice(e, e);
 		int found = 0;
-		const char *q = hb.s, *qend = hb.s + hb.len;
+		const char *q = hb.s, *qend = sip_end(hb);
 		while (q < qend && !found) {
 			const char *amp2 = memchr(q, '&', (size_t)(qend - q));
 			const char *e2 = amp2 ? amp2 : qend;
@@ -321,7 +330,7 @@ int sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b)
 	    !sy_str_caseeq(a->host, b->host) || (a->port_s.len == 0) != (b->port_s.len == 0) ||
 	    a->port != b->port)
 		return 0;
-	if (!params_equal(a->params, b->params))
+	if (!params_equal(a->params, b->params) || !params_equal(b->params, a->params))
 		return 0;
 	if ((a->headers.len == 0) != (b->headers.len == 0))
 		return 0;

@@ -41,7 +41,7 @@ static const char *scan_gen_value(const char *p, const char *end)
 
 int sip_param_next(sy_str *iter, sy_str *name, sy_str *value)
 {
-	const char *p = iter->s, *end = iter->s + iter->len, *q;
+	const char *p = iter->s, *end = sip_end(*iter), *q;
 
 	for (;;) {
 		p = sip_skip_lws(p, end);
@@ -96,7 +96,7 @@ int sip_param_get(sy_str params, sy_str name, sy_str *value)
 
 int sip_list_next(sy_str s, sy_str *item, sy_str *rest)
 {
-	const char *p = s.s, *end = s.s + s.len, *q;
+	const char *p = s.s, *end = sip_end(s), *q;
 	int angle = 0;
 
 	p = sip_skip_lws(p, end);
@@ -183,7 +183,7 @@ static const char *scan_token(const char *p, const char *end)
 
 int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest)
 {
-	const char *p = s.s, *end = s.s + s.len, *q, *start;
+	const char *p = s.s, *end = sip_end(s), *q, *start;
 	uint64_t n;
 	sy_str name, val, it;
 
@@ -257,7 +257,7 @@ int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest)
 
 int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest)
 {
-	const char *p = s.s, *end = s.s + s.len, *q, *start;
+	const char *p = s.s, *end = sip_end(s), *q, *start;
 	sy_str name, val, it;
 
 	memset(na, 0, sizeof(*na));
