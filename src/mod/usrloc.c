@@ -339,6 +339,8 @@ int ul_update(sy_str aor, const struct ul_change *ch, unsigned n, int star, sy_s
 			if (sl[i].drop)
 				continue;
 			if (sy_str_eq(sl[i].old->b.callid, callid) && cseq <= sl[i].old->b.cseq) {
+				if (cseq == sl[i].old->b.cseq)
+					continue;	/* a retransmission: see below */
 				err = EPROTO;
 				goto out;
 			}
@@ -367,7 +369,12 @@ int ul_update(sy_str aor, const struct ul_change *ch, unsigned n, int star, sy_s
 			m = &sl[ns++];
 		} else if (!m->ch && sy_str_eq(m->old->b.callid, x->b.callid) &&
 			   x->b.cseq <= m->old->b.cseq) {
-			/* §10.3 step 7: same Call-ID, CSeq not higher: abort, the request fails */
+			/* the binding was last set by this very request: a UDP retransmission that
+			 * no transaction absorbed (save() replies statelessly). Leave it as it is and
+			 * answer 200 again, as the transaction layer would have. */
+			if (x->b.cseq == m->old->b.cseq)
+				continue;
+			/* §10.3 step 7: same Call-ID, lower CSeq: abort, the request fails */
 			err = EPROTO;
 			goto out;
 		}

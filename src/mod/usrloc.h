@@ -47,8 +47,9 @@ struct ul_change {
  * star: "Contact: *" with Expires: 0 (ch/n unused; callid/cseq from the request).
  * max_contacts: 0 = unlimited. On success, when out is not NULL, the resulting bindings are
  * copied into arena a (*out, *nout; owned by the arena).
- * Returns 0; EPROTO when a binding with the same Call-ID has a CSeq >= the request's (the
- * request fails, §10.3 step 7: answer 500); EDQUOT when more than max_contacts would remain;
+ * A binding with the request's Call-ID and CSeq is left untouched (a retransmission of the
+ * request that set it). Returns 0; EPROTO when a binding with the same Call-ID has a higher
+ * CSeq than the request's (the request fails, §10.3 step 7: answer 500); EDQUOT when more than max_contacts would remain;
  * EAGAIN when the store is too far behind; ENOMEM (heap or arena). */
 int ul_update(sy_str aor, const struct ul_change *ch, unsigned n, int star, sy_str callid,
 	      uint32_t cseq, unsigned max_contacts, struct sy_arena *a,

@@ -90,9 +90,12 @@ def test_register_refresh_unregister():
         r = register(ua, px, "alice", None, "cid-q", 1)
         assert r.status == 200 and len(bindings(r)) == 2, r.text
 
-        # stale CSeq (same Call-ID, not higher): the request fails, the binding stays
-        r = register(ua, px, "alice", c1 + ";expires=0", "cid-a", 3)
+        # stale CSeq (same Call-ID, lower): the request fails, the binding stays
+        r = register(ua, px, "alice", c1 + ";expires=0", "cid-a", 2)
         assert r.status == 500, r.text
+        # the same CSeq again is a retransmission (stateless save): 200, nothing changes
+        r = register(ua, px, "alice", c1 + ";expires=0", "cid-a", 3)
+        assert r.status == 200 and len(bindings(r)) == 2, r.text
         r = register(ua, px, "alice", None, "cid-q", 2)
         assert len(bindings(r)) == 2, r.text
 
@@ -172,7 +175,7 @@ def test_bindings_survive_restart():
     db = db_path()
     with Proxy(CFG, name="reg-restart-1", subst={"DB": db}) as px:
         ua = UdpPeer()
-        r = register(ua, px, "dave", "<sip:dave@127.0.0.1:5>", "cid-1", 1,
+        r = register(ua, px, "dave", "<sip:dave@127.0.0.1:5>", "cid-1", 5,
                      headers=["Expires: 3000"])
         assert r.status == 200, r.text
         r = register(ua, px, "erin", "<sip:erin@127.0.0.1:6>", "cid-2", 1)
@@ -187,7 +190,7 @@ def test_bindings_survive_restart():
         b = bindings(r)
         assert list(b) == ["sip:dave@127.0.0.1:5"] and 2990 <= b["sip:dave@127.0.0.1:5"] <= 3000, r.text
         # the stored Call-ID/CSeq still order requests after the restart
-        r = register(ua, px, "dave", "<sip:dave@127.0.0.1:5>;expires=0", "cid-1", 1)
+        r = register(ua, px, "dave", "<sip:dave@127.0.0.1:5>;expires=0", "cid-1", 4)
         assert r.status == 500, r.text
         px.stop()
 

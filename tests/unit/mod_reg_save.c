@@ -205,9 +205,12 @@ static void test_star_rules(void **state)
 	assert_int_equal(save(reg("s2", 1, "Contact: *, <sip:b@h>\r\nExpires: 0\r\n"), &rep),
 			 EBADMSG);
 	assert_int_equal(count("sip:alice@example.com"), 1);
-	/* same Call-ID with a CSeq not higher: the request fails (§10.3 step 6) */
-	assert_int_equal(save(reg("s1", 5, "Contact: *\r\nExpires: 0\r\n"), &rep), EPROTO);
+	/* same Call-ID with a lower CSeq: the request fails (§10.3 step 6) */
+	assert_int_equal(save(reg("s1", 4, "Contact: *\r\nExpires: 0\r\n"), &rep), EPROTO);
 	assert_int_equal(rep.code, 500);
+	assert_int_equal(count("sip:alice@example.com"), 1);
+	/* the equal one is the request that set the binding: left alone, 200 */
+	assert_int_equal(save(reg("s1", 5, "Contact: *\r\nExpires: 0\r\n"), &rep), 0);
 	assert_int_equal(count("sip:alice@example.com"), 1);
 	assert_int_equal(save(reg("s1", 6, "Contact: *\r\nExpires: 0\r\n"), &rep), 0);
 	assert_int_equal(count("sip:alice@example.com"), 0);
@@ -219,12 +222,16 @@ static void test_cseq_order(void **state)
 
 	(void)state;
 	assert_int_equal(save(reg("k1", 10, "Contact: <sip:a@10.0.0.1>\r\n"), &rep), 0);
-	/* equal and lower CSeq with the same Call-ID: 500, binding untouched */
-	assert_int_equal(save(reg("k1", 10, "Contact: <sip:a@10.0.0.1>;expires=0\r\n"), &rep),
-			 EPROTO);
-	assert_int_equal(rep.code, 500);
+	/* lower CSeq with the same Call-ID: 500, binding untouched */
 	assert_int_equal(save(reg("k1", 9, "Contact: <sip:a@10.0.0.1>;expires=0\r\n"), &rep),
 			 EPROTO);
+	assert_int_equal(rep.code, 500);
+	assert_int_equal(count("sip:alice@example.com"), 1);
+	/* equal: a retransmission of the request that set it (no transaction absorbed it):
+	 * 200 again, nothing changes, whatever it says */
+	assert_int_equal(save(reg("k1", 10, "Contact: <sip:a@10.0.0.1>;expires=0\r\n"), &rep), 0);
+	assert_int_equal(rep.code, 200);
+	assert_true(hdrs_have(&rep, "<sip:a@10.0.0.1>;expires=3600"));
 	assert_int_equal(count("sip:alice@example.com"), 1);
 	/* a different Call-ID may update whatever its CSeq */
 	assert_int_equal(save(reg("k2", 1, "Contact: <sip:a@10.0.0.1>;expires=600\r\n"), &rep), 0);
@@ -537,7 +544,7 @@ static void test_restart(void **state)
 	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
 	/* r1 (default expires) and r2 (Path) differ in Path: only the first target is used */
 	/* the Call-ID/CSeq survived too: a stale repeat still fails */
-	assert_int_equal(save(reg("r1", 1, "Contact: <sip:a@10.0.0.1>\r\n"), &rep), EPROTO);
+	assert_int_equal(save(reg("r1", 0, "Contact: <sip:a@10.0.0.1>\r\n"), &rep), EPROTO);
 	fake_now += 200;
 	assert_int_equal(ul_purge(fake_now), 1);
 	assert_int_equal(ul_flush(), 0);
