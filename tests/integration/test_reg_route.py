@@ -3,7 +3,7 @@ registered AOR reaches the contact, record-routed, and the ACK/BYE/re-INVITE of 
 the Record-Route set (loose_route); two contacts ring in parallel and the first 200 wins (the
 other branch gets CANCEL); q-values fork serially from a failure_route
 (t_load_contacts/t_next_contacts); an unknown AOR gets 404."""
-from harness import Proxy, UdpPeer, make_request, rand_token
+from harness import Proxy, TcpPeer, UdpPeer, enter_netns, make_request, rand_token
 
 CFG = """listen = udp:127.0.0.1:{PORT}
 loadmodule "sl.so"
@@ -171,6 +171,92 @@ def test_serial_by_q():
         lo.reply(lo.expect("INVITE"), 603)
         r = alice.expect(lambda m: not m.is_request and m.status >= 300)
         assert r.status in (486, 603), r.text
+        px.stop()
+
+
+def test_path_is_the_route_to_the_contact():
+    """RFC 3327: a REGISTER that came through an edge proxy carries Path; the INVITE for the
+    AOR goes to that edge (its $du) with the Path as Route, the R-URI is the contact. The
+    contact is a non-local address: in a private netns, so a wrong relay reaches nothing."""
+    enter_netns()
+    with Proxy(CFG % PARALLEL, name="reg-path") as px:
+        edge, alice = UdpPeer(), UdpPeer()
+        cid = rand_token()
+        path = "<sip:%s;lr>" % edge.hostport()
+        edge.send(make_request("REGISTER", "sip:127.0.0.1:%d" % px.port, edge.hostport(),
+                               call_id=cid, to="<sip:bob@127.0.0.1>", from_="<sip:bob@127.0.0.1>",
+                               contact="<sip:bob@192.0.2.55:5062>", headers=["Path: " + path]),
+                  addr=px.addr)
+        r = edge.expect(lambda m: not m.is_request and m.call_id == cid)
+        assert r.status == 200 and r.hdr("Path") == path, r.text
+        invite(alice, px, "bob", rand_token())
+        inv = edge.expect("INVITE")
+        assert inv.ruri == "sip:bob@192.0.2.55:5062", inv.text
+        assert inv.hdrs("Route") == [path], inv.text
+        edge.reply(inv, 486)
+        assert alice.expect(lambda m: not m.is_request and m.status >= 300).status == 486
+        px.stop()
+
+
+CFG_TCP = """listen = udp:127.0.0.1:{PORT}
+listen = tcp:127.0.0.1:{TCPPORT}
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+loadmodule "tm.so"
+loadmodule "rr.so"
+loadmodule "registrar.so"
+loadmodule "usrloc.so"
+route {
+    if (is_method("REGISTER")) {
+        save("location");
+        exit;
+    }
+    if (has_totag()) {
+        if (loose_route()) {
+            t_relay();
+        }
+        exit;
+    }
+    if (!lookup("location")) {
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+    record_route();
+    t_relay();
+}
+"""
+
+
+def test_tcp_callee_double_record_route():
+    """bob registered over TCP, alice calls over UDP: the INVITE reaches bob on his
+    connection with two Record-Route entries (TCP leg on top), and the BYE routed back over
+    UDP by alice's route set crosses both and reaches bob over TCP"""
+    with Proxy(CFG_TCP, name="reg-tcp") as px:
+        bob = TcpPeer(connect=px.tcpaddr)
+        alice = UdpPeer()
+        cid = rand_token()
+        bob.send(make_request("REGISTER", "sip:127.0.0.1:%d" % px.tcpport, bob.hostport(),
+                              call_id=cid, transport="TCP", to="<sip:bob@127.0.0.1>",
+                              from_="<sip:bob@127.0.0.1>",
+                              contact="<sip:bob@%s;transport=tcp>" % bob.hostport()))
+        assert bob.expect(lambda m: not m.is_request and m.call_id == cid).status == 200
+        cid = rand_token()
+        invite(alice, px, "bob", cid)
+        inv = bob.expect("INVITE")
+        rr = inv.hdrs("Record-Route")
+        assert len(rr) == 2, inv.text
+        assert "transport=tcp" in rr[0] and str(px.tcpport) in rr[0], inv.text
+        assert "transport" not in rr[1] and str(px.port) in rr[1], inv.text
+        bob.reply(inv, 200, headers=["Contact: <sip:bob@%s;transport=tcp>" % bob.hostport()])
+        ok = alice.expect(200)
+        assert ok.hdrs("Record-Route") == rr, ok.text
+        in_dialog("ACK", alice, px, ok, 1, cid)
+        bob.expect("ACK")
+        in_dialog("BYE", alice, px, ok, 2, cid)
+        bye = bob.expect("BYE")
+        assert not bye.hdrs("Route"), bye.text
+        bob.reply(bye, 200)
+        assert alice.expect(200).cseq == (2, "BYE")
         px.stop()
 
 
