@@ -12,7 +12,8 @@
 #include "core/log.h"
 #include "script/internal.h"
 
-#define WHILE_MAX 10000
+#define WHILE_MAX 10000		/* iterations of one while loop */
+#define STEPS_MAX 100000	/* loop iterations in one scr_run, nested loops included */
 #define ROUTE_DEPTH_MAX 64
 
 enum flow { F_NEXT, F_BREAK, F_RETURN, F_STOP };
@@ -22,6 +23,7 @@ struct run {
 	long last;	/* result of the last function call / route, for return without value */
 	long ret;	/* value of return(n) */
 	unsigned depth;
+	unsigned long steps;
 };
 
 sy_str scr_arena_dup(struct scr_ctx *ctx, const char *s, size_t len)
@@ -413,6 +415,13 @@ static enum flow exec(struct run *r, const struct scr_stmt *s)
 				LOG_ERR("script: line %u: while loop stopped after %d iterations",
 					s->line, WHILE_MAX);
 				return F_NEXT;
+			}
+			if (++r->steps > STEPS_MAX) {
+				/* nested loops multiply: bound the whole run, not only each loop */
+				LOG_ERR("script: line %u: more than %d loop iterations for one "
+					"message, script stopped", s->line, STEPS_MAX);
+				r->ctx->exited = 1;
+				return F_STOP;
 			}
 			if (eval(r, s->e, &v))
 				return F_STOP;

@@ -282,6 +282,12 @@ static void test_while_and_bound(void **st)
 	assert_int_equal(ncalls, 10000);
 	expect_rec("after|");
 	done();
+	/* nested loops: the whole run is bounded too, and the script stops */
+	assert_int_equal(run("route { while (1) { while (1) { count(); } } rec(\"no\"); }\n"), 0);
+	assert_true(ncalls < 100000);
+	assert_true(F.ctx.exited);
+	expect_rec("");
+	done();
 }
 
 static void test_routes_and_return(void **st)
