@@ -6,6 +6,7 @@
  * succeed"). Every contact is one malloc holding its strings; readers copy into their arena. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +46,7 @@ static unsigned timer_interval;
 static pthread_mutex_t timer_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t timer_cv = PTHREAD_COND_INITIALIZER;
 static int timer_stop;
+static int exit_hooked;
 
 int64_t ul_now(void)
 {
@@ -202,6 +204,12 @@ int ul_init(const char *db_url)
 
 	/* registrar and usrloc both call this at load, in either order: the table once, the
 	 * store when a db_url comes */
+	if (!exit_hooked) {
+		/* at exit (after main joined the workers) the writer queue is flushed: the last
+		 * REGISTERs before a restart must be on disk */
+		atexit(ul_destroy);
+		exit_hooked = 1;
+	}
 	if (!shards) {
 		shards = calloc(UL_SHARDS, sizeof(*shards));
 		if (!shards)
@@ -602,11 +610,19 @@ static void *timer_main(void *arg)
 
 int ul_start_timer(unsigned interval_s)
 {
+	sigset_t all, old;
+	int rc;
+
 	if (timer_started || !interval_s)
 		return 0;
 	timer_interval = interval_s;
 	timer_stop = 0;
-	if (pthread_create(&timer_thr, NULL, timer_main, NULL) != 0)
+	/* signals belong to the main thread's sigwait, never to this helper */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&timer_thr, NULL, timer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
 		return EAGAIN;
 	timer_started = 1;
 	return 0;

@@ -5,6 +5,7 @@
  * a pointer swap), so a slow disk never stalls SIP processing. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,9 +242,20 @@ int store_open(const char *url, struct store **out)
 	    (err = prepare(st->wr, "DELETE FROM location WHERE aor = ?", &st->del_aor)) != 0 ||
 	    (err = prepare(st->wr, "DELETE FROM location WHERE expires <= ?", &st->purge)) != 0)
 		goto out;
-	if (pthread_create(&st->thr, NULL, writer_main, st) != 0) {
-		err = ENOMEM;
-		goto out;
+	{
+		/* the process takes SIGTERM/SIGINT with sigwait in the main thread: a helper thread
+		 * must never be the one a signal is delivered to */
+		sigset_t all, old;
+		int rc;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		rc = pthread_create(&st->thr, NULL, writer_main, st);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0) {
+			err = ENOMEM;
+			goto out;
+		}
 	}
 	st->thr_started = 1;
 	*out = st;
