@@ -4,6 +4,7 @@
  * that map replies back to (worker, slot, generation, branch) in O(1), and the hand-off of a
  * message read by another worker to the transaction's owner. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +17,25 @@
 #include "tm/internal.h"
 
 static _Thread_local struct tm_table *tl_table;
+static pthread_key_t tm_key;
+static pthread_once_t tm_key_once = PTHREAD_ONCE_INIT;
 static atomic_uint tm_active;
 static uint32_t tm_salt;
 
 int (*tm_send_fn)(const struct sy_dest *dst, const char *buf, size_t len) = px_send;
+
+static void tm_table_destroy(struct tm_table *tb);
+
+/* a worker thread that ends frees its table (key destructor), whoever started the thread */
+static void tm_key_dtor(void *arg)
+{
+	tm_table_destroy(arg);
+}
+
+static void tm_key_make(void)
+{
+	pthread_key_create(&tm_key, tm_key_dtor);
+}
 
 struct tm_table *tm_table(void)
 {
@@ -28,6 +44,8 @@ struct tm_table *tm_table(void)
 		if (!tl_table)
 			return NULL;
 		tl_table->pend_reply = tl_table->pend_failure = tl_table->pend_branch = -1;
+		pthread_once(&tm_key_once, tm_key_make);
+		pthread_setspecific(tm_key, tl_table);
 	}
 	return tl_table;
 }
@@ -325,12 +343,20 @@ void tm_maybe_free(struct tm_trans *t)
 
 void tm_worker_fini(void)
 {
-	struct tm_table *tb = tl_table;
+	if (tl_table) {
+		pthread_setspecific(tm_key, NULL);
+		tm_table_destroy(tl_table);
+	}
+}
+
+static void tm_table_destroy(struct tm_table *tb)
+{
 	unsigned c, i;
 	struct tm_block *bk, *next;
 
 	if (!tb)
 		return;
+	tl_table = tb;	/* tm_trans_free works on the calling thread's table */
 	for (c = 0; c < tb->nchunks; c++)
 		for (i = 0; i < TM_CHUNK; i++)
 			if (tb->chunks[c][i].in_use)
