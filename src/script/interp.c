@@ -13,7 +13,7 @@
 #include "script/internal.h"
 
 #define WHILE_MAX 10000		/* iterations of one while loop */
-#define STEPS_MAX 100000	/* loop iterations in one scr_run, nested loops included */
+#define STEPS_MAX 100000	/* loop iterations + route calls in one scr_run */
 #define ROUTE_DEPTH_MAX 64
 
 enum flow { F_NEXT, F_BREAK, F_RETURN, F_STOP };
@@ -518,6 +518,13 @@ static int run_route(struct run *r, unsigned type, int idx, long *result)
 	const struct scr_route *rt = &p->rt[scr_type_index(type)].r[idx];
 	enum flow f;
 
+	if (++r->steps > STEPS_MAX) {
+		/* route(x) twice in each of k routes runs 2^k times: bound calls like loops */
+		LOG_ERR("script: more than %d loop iterations and route calls for one message, "
+			"script stopped", STEPS_MAX);
+		r->ctx->exited = 1;
+		return 1;
+	}
 	if (r->depth >= ROUTE_DEPTH_MAX) {
 		LOG_ERR("script: route calls nested deeper than %d (recursion?), stopping",
 			ROUTE_DEPTH_MAX);

@@ -339,6 +339,22 @@ static void test_routes_and_return(void **st)
 	assert_true(F.ctx.exited);
 	expect_rec("a|");
 	done();
+	/* route calls fanning out (2^20 here) are bounded too */
+	rc = run("route { route(a); }\n"
+		 "route[a] { route(b); route(b); }\nroute[b] { route(c); route(c); }\n"
+		 "route[c] { route(d); route(d); }\nroute[d] { route(e); route(e); }\n"
+		 "route[e] { route(f); route(f); }\nroute[f] { route(g); route(g); }\n"
+		 "route[g] { route(h); route(h); }\nroute[h] { route(i); route(i); }\n"
+		 "route[i] { route(j); route(j); }\nroute[j] { route(k); route(k); }\n"
+		 "route[k] { route(l); route(l); }\nroute[l] { route(m); route(m); }\n"
+		 "route[m] { route(n); route(n); }\nroute[n] { route(o); route(o); }\n"
+		 "route[o] { route(p); route(p); }\nroute[p] { route(q); route(q); }\n"
+		 "route[q] { route(r); route(r); }\nroute[r] { route(s); route(s); }\n"
+		 "route[s] { route(t); route(t); }\nroute[t] { count(); count(); }\n");
+	assert_int_equal(rc, 0);
+	assert_true(F.ctx.exited);
+	assert_true(ncalls > 1000 && ncalls < 200000);
+	done();
 	/* recursion is cut, not a crash */
 	rc = run("route { route(r); }\nroute[r] { count(); route(r); }\n");
 	assert_int_equal(rc, 0);
