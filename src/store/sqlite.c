@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/log.h"
 #include "store/store.h"
@@ -60,6 +61,26 @@ static int url_path(const char *url, const char **path)
 		return EINVAL;
 	*path = url + sizeof(pfx) - 1;
 	return 0;
+}
+
+/* create the directories above path (mkdir -p of its dirname): a fresh install or a build
+ * tree without the database's directory still starts */
+static void make_parent_dirs(const char *path)
+{
+	char buf[4096];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return;
+	memcpy(buf, path, n + 1);
+	for (i = 1; i < n; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return;
+		buf[i] = '/';
+	}
 }
 
 static int open_conn(const char *path, sqlite3 **db)
@@ -223,6 +244,7 @@ int store_open(const char *url, struct store **out)
 	pthread_cond_init(&st->cv_work, NULL);
 	pthread_cond_init(&st->cv_done, NULL);
 
+	make_parent_dirs(path);
 	if ((err = open_conn(path, &st->wr)) != 0)
 		goto out;
 	/* WAL: the reader and the writer do not block each other; NORMAL sync is durable across

@@ -95,8 +95,29 @@ static void test_bad_url(void **state)
 	assert_null(st);
 	assert_int_equal(store_open("sqlite://", &st), EINVAL);
 	assert_int_equal(store_open(NULL, &st), EINVAL);
-	assert_int_equal(store_open("sqlite:///nonexistent-dir-sy/x/y.db", &st), EIO);
+	/* a directory that cannot be made (a file is in the way) */
+	assert_int_equal(store_open("sqlite:///dev/null/x/y.db", &st), EIO);
 	assert_null(st);
+}
+
+static void test_creates_parent_dirs(void **state)
+{
+	struct store *st;
+	char dir[64], url[128], p[128];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/sy-store-dir-%d", (int)getpid());
+	snprintf(url, sizeof(url), "sqlite://%s/a/b/loc.db", dir);
+	assert_int_equal(store_open(url, &st), 0);
+	store_close(st);
+	snprintf(p, sizeof(p), "%s/a/b/loc.db", dir);
+	assert_int_equal(access(p, F_OK), 0);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/a/b", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/a", dir);
+	rmdir(p);
+	rmdir(dir);
 }
 
 static void test_round_trip_and_restart(void **state)
@@ -216,6 +237,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_creates_parent_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_and_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_cb_stops, setup, teardown),
