@@ -16,7 +16,10 @@ void tm_ctx_from_trans(struct scr_ctx *ctx, struct tm_trans *t, int route_type)
 	(void)route_type;
 	ctx->flags = t->flags;
 	ctx->bflags = t->bflags;
-	memcpy(ctx->avps, t->avps, sizeof(ctx->avps));
+	if (t->avps)
+		memcpy(ctx->avps, t->avps, sizeof(ctx->avps));
+	else
+		memset(ctx->avps, 0, sizeof(ctx->avps));
 }
 
 /* flags and avps outlive the message: string values are copied into transaction memory */
@@ -26,6 +29,19 @@ void tm_ctx_to_trans(const struct scr_ctx *ctx, struct tm_trans *t)
 
 	t->flags = ctx->flags;
 	t->bflags = ctx->bflags;
+	if (!t->avps) {
+		for (i = 0; i < SCR_MAX_VARS; i++)
+			if (ctx->avps[i].is_int || ctx->avps[i].s.len)
+				break;
+		if (i == SCR_MAX_VARS)
+			return;	/* none set: nothing to keep */
+		t->avps = tm_alloc(t, SCR_MAX_VARS * sizeof(*t->avps));
+		if (!t->avps) {
+			LOG_ERR("tm: no memory for the avps of %.*s", SY_FMT(t->msg.callid));
+			return;
+		}
+		memset(t->avps, 0, SCR_MAX_VARS * sizeof(*t->avps));
+	}
 	for (i = 0; i < SCR_MAX_VARS; i++) {
 		const struct scr_value *v = &ctx->avps[i];
 		struct scr_value *o = &t->avps[i];

@@ -15,7 +15,7 @@
 #include "tm/tm.h"
 
 #define TM_MAX_BRANCHES 16	/* parallel + serial branches of one transaction */
-#define TM_BLOCK_SIZE 16384	/* transaction memory comes in blocks of this size */
+#define TM_BLOCK_SIZE 4096	/* transaction memory comes in blocks of this size */
 #define TM_CHUNK 256		/* transactions/branches allocated per pool growth */
 #define TM_HASH_BITS 14
 #define TM_MAX_HDRS 160
@@ -120,7 +120,7 @@ struct tm_trans {
 	/* script state kept across routes */
 	int on_reply, on_failure, on_branch;
 	uint64_t flags, bflags;
-	struct scr_value avps[SCR_MAX_VARS];
+	struct scr_value *avps;	/* SCR_MAX_VARS values, allocated when the script sets one */
 	unsigned fr_ms, fr_inv_ms;
 };
 

@@ -93,13 +93,17 @@ static uint32_t tm_key_hash(const struct sip_msg *m)
 	return tm_is_3261(m) ? tm_hash(m->via1.branch) : tm_hash(m->callid);
 }
 
+/* The owner is chosen by Call-ID, which every message of a call carries (the request, its
+ * retransmissions, CANCEL, ACK, the in-dialog requests): all of a call's messages then meet on
+ * one worker, in the order the reading worker saw them, so an ACK and the BYE after it cannot
+ * overtake each other on two workers. Transactions are still matched by branch (§17.2.3). */
 int tm_owner_of(const struct sip_msg *m)
 {
 	int n = sy_worker_count();
 
 	if (n <= 1)
 		return sy_worker_self();
-	return (int)(tm_key_hash(m) % (uint32_t)n);
+	return (int)(tm_hash(m->callid) % (uint32_t)n);
 }
 
 struct sy_loop *tm_loop(void)
