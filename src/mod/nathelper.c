@@ -151,6 +151,8 @@ int nh_fix_contact(struct scr_ctx *ctx)
 	size_t off, end, n;
 	int err;
 
+	if (!m || !ctx->edits)
+		return EINVAL;
 	if ((err = first_contact(m, &na)) != 0)
 		return err;
 	if (!ctx->rcv || nh_addr_str(&ctx->rcv->src, ip, sizeof(ip), &port) != 0 ||

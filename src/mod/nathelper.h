@@ -29,7 +29,7 @@ int nh_addr_str(const struct sy_addr *a, char *buf, size_t cap, unsigned *port);
 int nh_uac_test(const struct scr_ctx *ctx, unsigned flags);
 
 /* fix_nated_contact(): rewrite the first Contact's host:port to the source address (an edit);
- * 0, ENOENT (no Contact), EBADMSG, ENOSPC/ENOMEM */
+ * 0, ENOENT (no Contact), EBADMSG, EINVAL (no edit list), ENOSPC/ENOMEM */
 int nh_fix_contact(struct scr_ctx *ctx);
 
 /* fix_nated_register() marks the REGISTER being processed; save() takes the mark (and clears

@@ -935,8 +935,8 @@ static int p_default_q(const struct scr_arg *v, const char **err)
 
 static int reg_unit_init(void)
 {
-	/* registrar works without loadmodule "usrloc" too: memory only */
-	return ul_init(NULL);
+	/* registrar works without loadmodule "usrloc" too (memory only, default purge) */
+	return ul_start();
 }
 
 static const struct scr_fn reg_fns[] = {

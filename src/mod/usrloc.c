@@ -736,13 +736,18 @@ static int set_timer_interval(const struct scr_arg *v, const char **err)
 	return 0;
 }
 
-static int ul_unit_init(void)
+int ul_start(void)
 {
 	int err = ul_init(db_url_param);
 
 	if (!err)
 		err = ul_start_timer((unsigned)timer_interval_param);
 	return err;
+}
+
+static int ul_unit_init(void)
+{
+	return ul_start();
 }
 
 static const struct scr_fn ul_fns[] = {

@@ -25,6 +25,10 @@ void ul_set_clock(int64_t (*now_fn)(void));
 /* Set up the table; with db_url (NULL or "" = memory only) open the store and load the
  * unexpired bindings from it. 0, EINVAL (bad url), EIO, ENOMEM. Idempotent after success. */
 int ul_init(const char *db_url);
+/* What the units' init does: ul_init() with modparam db_url, then the purge timer with
+ * modparam timer_interval. registrar and usrloc both call it (either may be loaded alone, and
+ * the modparams are all set before any init runs). 0 or an errno. */
+int ul_start(void);
 /* Free everything, close the store after flushing it (tests; shutdown). */
 void ul_destroy(void);
 /* Start the purge thread: every interval_s seconds drop expired bindings (and their rows).
