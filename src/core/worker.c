@@ -85,7 +85,8 @@ static void *worker_main(void *p)
 			pthread_cond_wait(&start_cv, &start_mu);
 		pthread_mutex_unlock(&start_mu);
 		while (!__atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE)) {
-			int e = sy_loop_run_once(l, 1000);
+			/* no periodic wake-up: timers bound the wait, a stop wakes us by the inbox */
+			int e = sy_loop_run_once(l, -1);
 
 			if (e) {
 				LOG_ERR("worker %d: event loop failed: %s", w->idx, strerror(e));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tp/tp.h"
 
@@ -24,41 +25,52 @@ static const char *proto_name(enum sy_proto p)
 int px_via_line(const struct sy_dest *dst, sy_str branch, char *buf, size_t cap, size_t *len)
 {
 	const struct tp_listen *ls = tp_listen_pick(dst);
-	int n;
+	struct px_buf b = { buf, 0, cap };
 
 	if (!ls)
 		return EPROTONOSUPPORT;
-	n = snprintf(buf, cap, "Via: SIP/2.0/%s %s:%u;branch=%.*s\r\n", proto_name(ls->proto),
-		     ls->host, ls->port, SY_FMT(branch));
-	if (n < 0 || (size_t)n >= cap)
+	px_puts(&b, "Via: SIP/2.0/");
+	px_puts(&b, proto_name(ls->proto));
+	px_puts(&b, " ");
+	px_puts(&b, ls->host);
+	px_puts(&b, ":");
+	px_put_uint(&b, ls->port);
+	px_puts(&b, ";branch=");
+	px_put(&b, branch);
+	px_puts(&b, "\r\n");
+	if (!px_buf_ok(&b))
 		return ENOSPC;
-	*len = (size_t)n;
+	*len = b.len;
 	return 0;
 }
 
 /* §16.11: z9hG4bK + hash of the incoming branch when it has the magic cookie, else of the
  * RFC 2543 transaction fields (To tag, From tag, Call-ID, Request-URI, top Via, CSeq number) */
-static void stateless_branch(const struct sip_msg *m, char out[32])
+static sy_str stateless_branch(const struct sip_msg *m, char out[32])
 {
+	struct px_buf b = { out, 0, 32 };
 	sy_str p[6];
 	unsigned n;
 	char cseq[12];
+	struct px_buf cb = { cseq, 0, sizeof(cseq) };
 
 	if (m->via1.branch.len > 7 && memcmp(m->via1.branch.s, "z9hG4bK", 7) == 0) {
 		p[0] = m->via1.branch;
 		p[1] = m->via1.host;	/* branches are unique per sent-by only */
 		n = 2;
 	} else {
-		snprintf(cseq, sizeof(cseq), "%u", (unsigned)m->cseq);
+		px_put_uint(&cb, m->cseq);
 		p[0] = m->to.tag;
 		p[1] = m->from.tag;
 		p[2] = m->callid;
 		p[3] = m->ruri;
 		p[4] = m->via1.raw;
-		p[5] = sy_cstr(cseq);
+		p[5] = sy_str_make(cseq, cb.len);
 		n = 6;
 	}
-	snprintf(out, 32, "z9hG4bKsl%016llx", (unsigned long long)px_hash(p, n));
+	px_puts(&b, "z9hG4bKsl");
+	px_put_hex64(&b, px_hash(p, n));
+	return sy_str_make(out, b.len);
 }
 
 /* does any edit already replace the request line URI? (the script may have set it) */
@@ -149,22 +161,24 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 			rc = sip_build_append_hdr(&b, SY_STR("Max-Forwards: 70\r\n"));
 		} else {
 			const struct sip_hdr *h = &m->hdr[m->first[SIP_H_MAX_FORWARDS]];
-			int n;
+			struct px_buf mb;
 
 			mf = sy_arena_alloc(ctx->arena, 12);
 			if (!mf) {
 				rc = ENOMEM;
 				goto out;
 			}
-			n = snprintf(mf, 12, "%d", m->maxfwd - 1);
+			mb.s = mf;
+			mb.len = 0;
+			mb.cap = 12;
+			px_put_uint(&mb, (uint64_t)(m->maxfwd - 1));
 			rc = sip_build_replace(&b, (size_t)(h->body.s - m->buf), h->body.len,
-					       sy_str_make(mf, (size_t)n));
+					       sy_str_make(mf, mb.len));
 		}
 		if (rc)
 			goto out;
 	}
-	stateless_branch(m, branch);
-	rc = px_via_line(&d, sy_cstr(branch), via, 256, &vialen);
+	rc = px_via_line(&d, stateless_branch(m, branch), via, 256, &vialen);
 	if (rc)
 		goto out;
 	rc = sip_build_prepend_hdr(&b, sy_str_make(via, vialen));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tp/tp.h"
 
@@ -66,11 +67,17 @@ int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int f
 		size_t off = via_flag_end(m, SY_STR("rport"));
 
 		if (off) {
+			struct px_buf pb;
+
 			s = sy_arena_alloc(a, 8);
 			if (!s)
 				return ENOMEM;
-			rc = snprintf(s, 8, "=%u", tp_addr_port(&rcv->src));
-			rc = sip_build_replace(b, off, 0, sy_str_make(s, (size_t)rc));
+			pb.s = s;
+			pb.len = 0;
+			pb.cap = 8;
+			px_puts(&pb, "=");
+			px_put_uint(&pb, tp_addr_port(&rcv->src));
+			rc = sip_build_replace(b, off, 0, sy_str_make(s, pb.len));
 			if (rc)
 				return rc;
 		}
@@ -97,11 +104,12 @@ int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int f
 		return sip_build_replace(b, (size_t)(v->received.s - m->buf), v->received.len,
 					 sy_str_make(s, iplen));
 	}
-	s = sy_arena_alloc(a, iplen + 16);
+	s = sy_arena_alloc(a, iplen + 10);
 	if (!s)
 		return ENOMEM;
-	rc = snprintf(s, iplen + 16, ";received=%s", ip);
-	return sip_build_replace(b, end, 0, sy_str_make(s, (size_t)rc));
+	memcpy(s, ";received=", 10);
+	memcpy(s + 10, ip, iplen);
+	return sip_build_replace(b, end, 0, sy_str_make(s, iplen + 10));
 }
 
 /* §18.2.2 for a request received as ctx->rcv: the same connection for streams; over UDP the

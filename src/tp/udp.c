@@ -52,14 +52,10 @@ static void udp_read(struct sy_loop *l, int fd, uint32_t events, void *arg)
 	ri.worker = us->worker;
 	/* a bounded number of batches per wake-up keeps timers and other sockets served */
 	for (rounds = 0; rounds < 4; rounds++) {
+		/* the kernel shortens msg_namelen and may set msg_flags: reset what it wrote */
 		for (i = 0; i < UDP_BATCH; i++) {
-			rx->iov[i].iov_base = rx->buf[i];
-			rx->iov[i].iov_len = UDP_BUF;
-			memset(&rx->msg[i].msg_hdr, 0, sizeof(rx->msg[i].msg_hdr));
-			rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
-			rx->msg[i].msg_hdr.msg_iovlen = 1;
-			rx->msg[i].msg_hdr.msg_name = &rx->from[i];
 			rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->from[i]);
+			rx->msg[i].msg_hdr.msg_flags = 0;
 		}
 		n = recvmmsg(fd, rx->msg, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
@@ -92,9 +88,18 @@ int tp_udp_open(struct sy_loop *l, int worker, unsigned listen_idx, int *fd_out)
 
 	*fd_out = -1;
 	if (!rx) {
-		rx = malloc(sizeof(*rx));
+		int i;
+
+		rx = calloc(1, sizeof(*rx));
 		if (!rx)
 			return ENOMEM;
+		for (i = 0; i < UDP_BATCH; i++) {
+			rx->iov[i].iov_base = rx->buf[i];
+			rx->iov[i].iov_len = UDP_BUF;
+			rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
+			rx->msg[i].msg_hdr.msg_iovlen = 1;
+			rx->msg[i].msg_hdr.msg_name = &rx->from[i];
+		}
 	}
 	fd = socket(ls->addr.u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
