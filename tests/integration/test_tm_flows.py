@@ -5,7 +5,7 @@ transaction is left (SIGUSR1 -> "stats: tm_active=0"). Timers are small (T1 50 m
 T4 100 ms, wt_timer 1 s) so that each case takes a few seconds."""
 import time
 
-from harness import Proxy, UdpPeer, make_ack, make_cancel, make_request
+from harness import Proxy, TcpPeer, UdpPeer, make_ack, make_cancel, make_request
 
 TIMEOUT = 60
 
@@ -515,6 +515,91 @@ def test_two_workers_hand_off_to_owner():
                         m.call_id == cid}
             assert len(branches) == 1, "one client transaction per call: %r" % branches
         c.no_tm_left()
+
+
+def test_branch_route_edits_one_branch_and_drops():
+    routes = """branch_route[b] {
+    if ($ru =~ "carol") {
+        drop;
+    }
+    append_hf("X-Idx: $T_branch_idx\\r\\n");
+}"""
+    route = """    t_on_branch("b");
+    $ru = "sip:bob@127.0.0.1:{PEER}";
+    append_branch("sip:carol@127.0.0.1:{PEER2}");
+    append_branch("sip:dave@127.0.0.1:{PEER2}");
+    t_relay();
+    exit;
+"""
+    with Call(cfg(route, routes), "tm-branch") as c:
+        c.invite()
+        a = c.peer.expect("INVITE")
+        d = c.peer2.expect("INVITE")
+        assert a.ruri.startswith("sip:bob@") and a.hdrs("X-Idx") == ["0"], a.dump()
+        assert d.ruri.startswith("sip:dave@") and d.hdrs("X-Idx") == ["1"], d.dump()
+        c.peer2.expect_nothing(0.3, lambda m: m.method == "INVITE" and "carol" in m.ruri)
+        c.peer.reply(a, 200)
+        c.uac.expect(200)
+        c.peer2.reply(d, 180)
+        can = c.peer2.expect("CANCEL")
+        c.peer2.reply(can, 200)
+        c.peer2.reply(d, 487)
+        c.no_tm_left()
+
+
+def test_t_set_fr_overrides_timer_c():
+    route = '    t_set_fr(1);\n' + RELAY
+    with Call(cfg(route, fr_inv=30), "tm-setfr") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        t0 = time.monotonic()
+        r = c.uac.expect(408, timeout=3)
+        assert 0.8 < time.monotonic() - t0 < 2.0
+        can = c.peer.expect("CANCEL")
+        c.peer.reply(can, 200)
+        c.peer.reply(inv, 487)
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
+TCP_HEAD = """listen = tcp:127.0.0.1:{TCPPORT}
+"""
+
+
+def test_tcp_both_sides_no_retransmissions():
+    route = """    $du = "sip:127.0.0.1:{TPEER};transport=tcp";
+    t_relay();
+    exit;
+"""
+    callee = TcpPeer()
+    config = cfg(route).replace("route {", TCP_HEAD + "route {", 1)
+    px = Proxy(config, name="tm-tcp", subst={"PEER": 1, "PEER2": 1, "TPEER": callee.port})
+    with px:
+        uac = TcpPeer(connect=px.tcpaddr)
+        try:
+            req = make_request("INVITE", "sip:bob@127.0.0.1:%d" % callee.port,
+                               uac.hostport(), transport="TCP")
+            uac.send(req)
+            uac.expect(100)
+            inv = callee.expect("INVITE")
+            assert "SIP/2.0/TCP" in inv.hdr("Via"), inv.dump()
+            callee.reply(inv, 486)
+            r = uac.expect(486)
+            ack = callee.expect("ACK")
+            assert ack.branch == inv.branch
+            time.sleep(0.4)
+            # reliable transports: no Timer A/G retransmissions
+            assert sum(1 for _, m in callee.log if getattr(m, "method", None) == "INVITE") == 1
+            assert sum(1 for _, m in uac.log if getattr(m, "status", None) == 486) == 1
+            uac.send(make_ack(req, r))
+            end = time.monotonic() + 5
+            while px.stats().get("tm_active") != 0:
+                assert time.monotonic() < end, "transactions left"
+                time.sleep(0.2)
+        finally:
+            uac.close()
+            callee.close()
 
 
 if __name__ == "__main__":
