@@ -6,27 +6,55 @@
 #define SIP_LEX_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "core/str.h"
 
+/* one table lookup per octet on the hot path instead of chains of comparisons */
+enum { SIP_CC_ALPHA = 1, SIP_CC_DIGIT = 2, SIP_CC_TOKEN = 4, SIP_CC_UNRESERVED = 8,
+       SIP_CC_HOST = 16, SIP_CC_HEX = 32, SIP_CC_WSP = 64, SIP_CC_GENV = 128 };
+/* token = alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~";
+ * unreserved = alphanum / mark, mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")";
+ * host: alphanum / "-" / "." / "_"; gen-value (unquoted): token / ":" / "[" / "]"
+ * (generated, RFC 3261 §25.1) */
+static const unsigned char sip_cc[256] = {
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x40, 0x8c, 0x00, 0x00, 0x00, 0x84, 0x00, 0x8c, 0x08, 0x08, 0x8c, 0x84, 0x00, 0x9c, 0x9c, 0x00,
+	0xbe, 0xbe, 0xbe, 0xbe, 0xbe, 0xbe, 0xbe, 0xbe, 0xbe, 0xbe, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0xbd, 0xbd, 0xbd, 0xbd, 0xbd, 0xbd, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d,
+	0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x80, 0x00, 0x80, 0x00, 0x9c,
+	0x84, 0xbd, 0xbd, 0xbd, 0xbd, 0xbd, 0xbd, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d,
+	0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x9d, 0x00, 0x00, 0x00, 0x8c, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
 static inline int sip_is_alpha(unsigned char c)
 {
-	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+	return sip_cc[c] & SIP_CC_ALPHA;
 }
 
 static inline int sip_is_digit(unsigned char c)
 {
-	return c >= '0' && c <= '9';
+	return sip_cc[c] & SIP_CC_DIGIT;
 }
 
 static inline int sip_is_alnum(unsigned char c)
 {
-	return sip_is_alpha(c) || sip_is_digit(c);
+	return sip_cc[c] & (SIP_CC_ALPHA | SIP_CC_DIGIT);
 }
 
 static inline int sip_is_hex(unsigned char c)
 {
-	return sip_is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	return sip_cc[c] & SIP_CC_HEX;
 }
 
 static inline int sip_hexval(unsigned char c)
@@ -36,38 +64,63 @@ static inline int sip_hexval(unsigned char c)
 
 static inline int sip_is_wsp(unsigned char c)
 {
-	return c == ' ' || c == '\t';
+	return sip_cc[c] & SIP_CC_WSP;
 }
 
-/* token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") */
 static inline int sip_is_token(unsigned char c)
 {
-	if (sip_is_alnum(c))
-		return 1;
-	switch (c) {
-	case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`':
-	case '\'': case '~':
-		return 1;
-	}
-	return 0;
+	return sip_cc[c] & SIP_CC_TOKEN;
 }
 
-/* mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"; unreserved = alphanum / mark */
 static inline int sip_is_unreserved(unsigned char c)
 {
-	if (sip_is_alnum(c))
-		return 1;
-	switch (c) {
-	case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
-		return 1;
-	}
-	return 0;
+	return sip_cc[c] & SIP_CC_UNRESERVED;
+}
+
+static inline int sip_is_hostch(unsigned char c)
+{
+	return sip_cc[c] & SIP_CC_HOST;
 }
 
 /* UTF8-NONASCII lead and continuation octets, accepted in quoted strings and reason phrases */
 static inline int sip_is_utf8(unsigned char c)
 {
 	return c >= 0x80;
+}
+
+static inline unsigned char sip_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* ASCII case-insensitive compare of n octets (header names, params: no locale) */
+static inline int sip_caseeq_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sip_lower((unsigned char)a[i]) != sip_lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+/* s[0..n) equals the lowercase literal lit ignoring ASCII case, for token names only: OR-ing
+ * 0x20 folds letters and leaves every other token character as it is (except '_', which then
+ * matches nothing in a name made of letters and '-'); eight octets per step */
+static inline int sip_name_eq(const char *s, const char *lit, size_t n)
+{
+	uint64_t a, b;
+	while (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, lit, 8);
+		if ((a | 0x2020202020202020ull) != b)
+			return 0;
+		s += 8;
+		lit += 8;
+		n -= 8;
+	}
+	while (n--)
+		if (((unsigned char)*s++ | 0x20) != (unsigned char)*lit++)
+			return 0;
+	return 1;
 }
 
 /* skip LWS (with folding) from p, never past end */
@@ -123,7 +176,7 @@ static inline const char *sip_scan_host(const char *p, const char *end)
 			return NULL;
 		return q + 1;
 	}
-	while (q < end && (sip_is_alnum((unsigned char)*q) || *q == '-' || *q == '.' || *q == '_'))
+	while (q < end && sip_is_hostch((unsigned char)*q))
 		q++;
 	return q == p ? NULL : q;
 }

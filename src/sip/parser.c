@@ -18,31 +18,6 @@ void sip_limits_default(struct sip_limits *lim)
 	lim->max_contacts = 64;
 }
 
-struct hdr_name {
-	const char *name;
-	unsigned char len;
-	enum sip_hdr_id id;
-};
-
-#define HN(s, id) { s, sizeof(s) - 1, id }
-static const struct hdr_name hdr_names[] = {
-	HN("Via", SIP_H_VIA), HN("From", SIP_H_FROM), HN("To", SIP_H_TO),
-	HN("Call-ID", SIP_H_CALL_ID), HN("CSeq", SIP_H_CSEQ),
-	HN("Max-Forwards", SIP_H_MAX_FORWARDS), HN("Contact", SIP_H_CONTACT),
-	HN("Route", SIP_H_ROUTE), HN("Record-Route", SIP_H_RECORD_ROUTE),
-	HN("Content-Length", SIP_H_CONTENT_LENGTH), HN("Content-Type", SIP_H_CONTENT_TYPE),
-	HN("Expires", SIP_H_EXPIRES), HN("Min-Expires", SIP_H_MIN_EXPIRES),
-	HN("Require", SIP_H_REQUIRE), HN("Proxy-Require", SIP_H_PROXY_REQUIRE),
-	HN("Supported", SIP_H_SUPPORTED), HN("Unsupported", SIP_H_UNSUPPORTED),
-	HN("Authorization", SIP_H_AUTHORIZATION),
-	HN("Proxy-Authorization", SIP_H_PROXY_AUTHORIZATION),
-	HN("WWW-Authenticate", SIP_H_WWW_AUTHENTICATE),
-	HN("Proxy-Authenticate", SIP_H_PROXY_AUTHENTICATE), HN("Path", SIP_H_PATH),
-	HN("User-Agent", SIP_H_USER_AGENT), HN("Server", SIP_H_SERVER),
-	HN("Retry-After", SIP_H_RETRY_AFTER), HN("Allow", SIP_H_ALLOW), HN("Event", SIP_H_EVENT),
-	HN("Date", SIP_H_DATE), HN("Subject", SIP_H_SUBJECT),
-};
-
 /* compact forms, RFC 3261 §7.3.3 and the registry (RFC 3265, 3515, 3892, 3841, 4028, 4474) */
 static const char *const compact_full[26] = {
 	['b' - 'a'] = "Referred-By", ['c' - 'a'] = "Content-Type", ['e' - 'a'] = "Content-Encoding",
@@ -64,16 +39,92 @@ static sy_str canonical_name(sy_str name)
 	return name;
 }
 
+/* on the hot path for every field: dispatch on the first letter, then compare lengths */
+/* sip_name_eq folds CR onto '-': a name holding a CR (never one the parser indexed) is
+ * no known header */
+#define HN(lit, hid) \
+	if (name.len == sizeof(lit) - 1 && sip_name_eq(name.s, lit, name.len)) \
+		return memchr(name.s, '\r', name.len) ? SIP_H_OTHER : hid
 enum sip_hdr_id sip_hdr_id_of(sy_str name)
 {
-	name = canonical_name(name);
-	for (size_t i = 0; i < sizeof(hdr_names) / sizeof(hdr_names[0]); i++) {
-		if (name.len == hdr_names[i].len &&
-		    strncasecmp(name.s, hdr_names[i].name, name.len) == 0)
-			return hdr_names[i].id;
+	if (name.len == 0)
+		return SIP_H_OTHER;
+	unsigned char c0 = sip_lower((unsigned char)name.s[0]);
+	if (name.len == 1) {
+		switch (c0) {
+		case 'c': return SIP_H_CONTENT_TYPE;
+		case 'f': return SIP_H_FROM;
+		case 'i': return SIP_H_CALL_ID;
+		case 'k': return SIP_H_SUPPORTED;
+		case 'l': return SIP_H_CONTENT_LENGTH;
+		case 'm': return SIP_H_CONTACT;
+		case 'o': return SIP_H_EVENT;
+		case 's': return SIP_H_SUBJECT;
+		case 't': return SIP_H_TO;
+		case 'v': return SIP_H_VIA;
+		default: return SIP_H_OTHER;
+		}
+	}
+	switch (c0) {
+	case 'a':
+		HN("allow", SIP_H_ALLOW);
+		HN("authorization", SIP_H_AUTHORIZATION);
+		break;
+	case 'c':
+		HN("cseq", SIP_H_CSEQ);
+		HN("call-id", SIP_H_CALL_ID);
+		HN("contact", SIP_H_CONTACT);
+		HN("content-type", SIP_H_CONTENT_TYPE);
+		HN("content-length", SIP_H_CONTENT_LENGTH);
+		break;
+	case 'd':
+		HN("date", SIP_H_DATE);
+		break;
+	case 'e':
+		HN("event", SIP_H_EVENT);
+		HN("expires", SIP_H_EXPIRES);
+		break;
+	case 'f':
+		HN("from", SIP_H_FROM);
+		break;
+	case 'm':
+		HN("max-forwards", SIP_H_MAX_FORWARDS);
+		HN("min-expires", SIP_H_MIN_EXPIRES);
+		break;
+	case 'p':
+		HN("path", SIP_H_PATH);
+		HN("proxy-require", SIP_H_PROXY_REQUIRE);
+		HN("proxy-authorization", SIP_H_PROXY_AUTHORIZATION);
+		HN("proxy-authenticate", SIP_H_PROXY_AUTHENTICATE);
+		break;
+	case 'r':
+		HN("route", SIP_H_ROUTE);
+		HN("record-route", SIP_H_RECORD_ROUTE);
+		HN("require", SIP_H_REQUIRE);
+		HN("retry-after", SIP_H_RETRY_AFTER);
+		break;
+	case 's':
+		HN("server", SIP_H_SERVER);
+		HN("subject", SIP_H_SUBJECT);
+		HN("supported", SIP_H_SUPPORTED);
+		break;
+	case 't':
+		HN("to", SIP_H_TO);
+		break;
+	case 'u':
+		HN("user-agent", SIP_H_USER_AGENT);
+		HN("unsupported", SIP_H_UNSUPPORTED);
+		break;
+	case 'v':
+		HN("via", SIP_H_VIA);
+		break;
+	case 'w':
+		HN("www-authenticate", SIP_H_WWW_AUTHENTICATE);
+		break;
 	}
 	return SIP_H_OTHER;
 }
+#undef HN
 
 static const char *const method_names[] = {
 	[SIP_M_INVITE] = "INVITE", [SIP_M_ACK] = "ACK", [SIP_M_BYE] = "BYE",
@@ -201,15 +252,19 @@ static int parse_start_line(struct sip_msg *m, const char *p, const char *eol)
 }
 
 /* the header fields that must appear at most once (RFC 3261 §7.3.1; RFC 4475 §3.3.8): a
- * repeat with a different value makes the message ambiguous */
-static const enum sip_hdr_id single_ids[] = {
-	SIP_H_CALL_ID, SIP_H_FROM, SIP_H_TO, SIP_H_CSEQ, SIP_H_MAX_FORWARDS,
-	SIP_H_CONTENT_LENGTH
-};
-static const char *const single_why[] = {
-	"Multiple Call-ID Values", "Multiple From Values", "Multiple To Values",
-	"Multiple CSeq Values", "Multiple Max-Forwards Values", "Multiple Content-Length Values"
-};
+ * repeat with a different value makes the message ambiguous. NULL for the others. */
+static const char *single_why(enum sip_hdr_id id)
+{
+	switch (id) {
+	case SIP_H_CALL_ID: return "Multiple Call-ID Values";
+	case SIP_H_FROM: return "Multiple From Values";
+	case SIP_H_TO: return "Multiple To Values";
+	case SIP_H_CSEQ: return "Multiple CSeq Values";
+	case SIP_H_MAX_FORWARDS: return "Multiple Max-Forwards Values";
+	case SIP_H_CONTENT_LENGTH: return "Multiple Content-Length Values";
+	default: return NULL;
+	}
+}
 
 static int parse_known(struct sip_msg *m, const struct sip_limits *lim)
 {
@@ -217,16 +272,6 @@ static int parse_known(struct sip_msg *m, const struct sip_limits *lim)
 	sy_str rest, item;
 	uint64_t n;
 	int i;
-
-	for (size_t k = 0; k < sizeof(single_ids) / sizeof(single_ids[0]); k++) {
-		int f = m->first[single_ids[k]];
-		if (f < 0)
-			continue;
-		for (i = sip_hdr_next(m, single_ids[k], f + 1); i >= 0;
-		     i = sip_hdr_next(m, single_ids[k], i + 1))
-			if (!sy_str_eq(m->hdr[i].body, m->hdr[f].body))
-				return fail(m, EBADMSG, 400, single_why[k], m->hdr[i].raw.s);
-	}
 
 	/* every via-parm must parse: replies are routed back along them */
 	unsigned nvia = 0;
@@ -374,21 +419,23 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, int stream,
 		if (q >= end || *q != ':')
 			return fail(m, EBADMSG, 400, "Bad Header Name", n);
 		const char *v = ++q, *fe = NULL;
+		/* the field ends at the first CRLF not followed by SP/HT; a bare CR or LF inside
+		 * would be read as a line end by the next hop, so it is refused */
 		while (q < end) {
-			unsigned char c = (unsigned char)*q;
-			if (c == '\r') {
-				if (end - q < 2 || q[1] != '\n')
-					return fail(m, EBADMSG, 400, "Bad Line End", q);
-				if (end - q >= 3 && sip_is_wsp((unsigned char)q[2])) {
-					q += 3;
-					continue;
-				}
-				fe = q;
+			const char *cr = memchr(q, '\r', (size_t)(end - q));
+			const char *lf = memchr(q, '\n', (size_t)((cr ? cr : end) - q));
+			if (lf)
+				return fail(m, EBADMSG, 400, "Bad Line End", lf);
+			if (!cr)
 				break;
+			if (end - cr < 2 || cr[1] != '\n')
+				return fail(m, EBADMSG, 400, "Bad Line End", cr);
+			if (end - cr >= 3 && sip_is_wsp((unsigned char)cr[2])) {
+				q = cr + 3;
+				continue;
 			}
-			if (c == '\n')
-				return fail(m, EBADMSG, 400, "Bad Line End", q);
-			q++;
+			fe = cr;
+			break;
 		}
 		if (!fe)
 			return fail(m, EBADMSG, 400, "Missing Header End", n);
@@ -402,8 +449,13 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, int stream,
 		v = sip_skip_lws(v, fe);
 		h->body = sip_slice(v, sip_rtrim_lws(v, fe));
 		h->raw = sip_slice(n, fe + 2);
-		if (m->first[h->id] < 0)
+		if (m->first[h->id] < 0) {
 			m->first[h->id] = (int)m->nhdr;
+		} else {
+			const char *why = single_why(h->id);
+			if (why && !sy_str_eq(h->body, m->hdr[m->first[h->id]].body))
+				return fail(m, EBADMSG, 400, why, n);
+		}
 		m->nhdr++;
 		p = fe + 2;
 	}

@@ -43,6 +43,32 @@ static void put_hdr(struct writer *w, const char *name, sy_str value)
 	put(w, "\r\n", 2);
 }
 
+/* the topmost via-parm as received, minus a bare ";rport" when via1_params brings
+ * "rport=<port>" (RFC 3581 §4: the server fills in the value, it does not add a second one) */
+static void put_via_raw(struct writer *w, const struct sip_via *via, sy_str via1_params)
+{
+	sy_str it = via1_params, n, val;
+	int adds_rport = 0;
+
+	while (sip_param_next(&it, &n, &val) == 0)
+		if (sy_str_caseeq_c(n, "rport"))
+			adds_rport = 1;
+	if (adds_rport && via->rport == 0) {
+		it = via->params;
+		while (sip_param_next(&it, &n, &val) == 0) {
+			if (!sy_str_caseeq_c(n, "rport") || val.len)
+				continue;
+			const char *semi = n.s;
+			while (semi > via->raw.s && *semi != ';')
+				semi--;
+			put(w, via->raw.s, (size_t)(semi - via->raw.s));
+			put(w, n.s + n.len, (size_t)(via->raw.s + via->raw.len - (n.s + n.len)));
+			return;
+		}
+	}
+	puts_str(w, via->raw);
+}
+
 int sip_reply_build(const struct sip_msg *req, unsigned code, sy_str reason, sy_str to_tag,
 		    sy_str via1_params, sy_str extra_hdrs, sy_str body, char *out, size_t cap,
 		    size_t *outlen)
@@ -70,7 +96,7 @@ int sip_reply_build(const struct sip_msg *req, unsigned code, sy_str reason, sy_
 			sy_str rest;
 			if (sip_via_parse(v, &via, &rest) == 0) {
 				put_c(&w, "Via: ");
-				puts_str(&w, via.raw);
+				put_via_raw(&w, &via, via1_params);
 				puts_str(&w, via1_params);
 				put(&w, "\r\n", 2);
 				if (rest.len)

@@ -53,18 +53,32 @@ static void well_known_params(struct sip_uri *u)
 {
 	sy_str it = u->params, n, v;
 	while (sip_param_next(&it, &n, &v) == 0) {
-		if (sy_str_caseeq_c(n, "transport"))
-			u->transport = v;
-		else if (sy_str_caseeq_c(n, "user"))
-			u->user_param = v;
-		else if (sy_str_caseeq_c(n, "maddr"))
-			u->maddr = v;
-		else if (sy_str_caseeq_c(n, "ttl"))
-			u->ttl = v;
-		else if (sy_str_caseeq_c(n, "method"))
-			u->method = v;
-		else if (sy_str_caseeq_c(n, "lr"))
-			u->lr = 1;
+		switch (n.len) {
+		case 2:
+			if (sip_name_eq(n.s, "lr", 2))
+				u->lr = 1;
+			break;
+		case 3:
+			if (sip_name_eq(n.s, "ttl", 3) && !u->ttl.s)
+				u->ttl = v;
+			break;
+		case 4:
+			if (sip_name_eq(n.s, "user", 4) && !u->user_param.s)
+				u->user_param = v;
+			break;
+		case 5:
+			if (sip_name_eq(n.s, "maddr", 5) && !u->maddr.s)
+				u->maddr = v;
+			break;
+		case 6:
+			if (sip_name_eq(n.s, "method", 6) && !u->method.s)
+				u->method = v;
+			break;
+		case 9:
+			if (sip_name_eq(n.s, "transport", 9) && !u->transport.s)
+				u->transport = v;
+			break;
+		}
 	}
 }
 

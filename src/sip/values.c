@@ -19,11 +19,13 @@ int sip_parse_uint(sy_str s, uint64_t max, uint64_t *out)
 		if (!sip_is_digit(c))
 			return EINVAL;
 		unsigned d = c - '0';
-		/* v * 10 + d > max, computed without overflow */
-		if (d > max || v > (max - d) / 10)
+		/* 19 digits cannot overflow 64 bits; beyond that, check before each step */
+		if (i >= 19 && (d > max || v > (max - d) / 10))
 			return ERANGE;
 		v = v * 10 + d;
 	}
+	if (v > max)
+		return ERANGE;
 	*out = v;
 	return 0;
 }
@@ -34,7 +36,7 @@ static const char *scan_gen_value(const char *p, const char *end)
 	const char *q = p;
 	if (q < end && *q == '"')
 		return sip_skip_quoted(q, end);
-	while (q < end && (sip_is_token((unsigned char)*q) || *q == ':' || *q == '[' || *q == ']'))
+	while (q < end && (sip_cc[(unsigned char)*q] & SIP_CC_GENV))
 		q++;
 	return q == p ? NULL : q;
 }
@@ -123,9 +125,18 @@ int sip_list_next(sy_str s, sy_str *item, sy_str *rest)
 	return 0;
 }
 
+/* a well-known param the caller wants while the list is parsed: *out gets its value (a
+ * non-NULL zero-length slice for a flag), first occurrence wins */
+struct hp_want {
+	const char *name;
+	size_t len;
+	sy_str *out;
+};
+
 /* *( SEMI generic-param ) from *pp: strict (no empty names or values), LWS allowed around ';'
  * and '='. *params gets the list without the leading ';', *pp the end of the last param. */
-static int parse_hparams(const char **pp, const char *end, sy_str *params)
+static int parse_hparams(const char **pp, const char *end, sy_str *params,
+			 const struct hp_want *want, unsigned nwant)
 {
 	const char *p = *pp, *start = NULL, *last = NULL, *q;
 
@@ -141,6 +152,7 @@ static int parse_hparams(const char **pp, const char *end, sy_str *params)
 			q++;
 		if (q == n)
 			return EBADMSG;
+		sy_str name = sip_slice(n, q), val = sip_slice(q, q);
 		last = q;
 		const char *e = sip_skip_lws(q, end);
 		if (e < end && *e == '=') {
@@ -148,7 +160,15 @@ static int parse_hparams(const char **pp, const char *end, sy_str *params)
 			q = scan_gen_value(e, end);
 			if (!q)
 				return EBADMSG;
+			val = sip_slice(e, q);
 			last = q;
+		}
+		for (unsigned k = 0; k < nwant; k++) {
+			if (name.len == want[k].len && !want[k].out->s &&
+			    sip_caseeq_n(name.s, want[k].name, name.len)) {
+				*want[k].out = val;
+				break;
+			}
 		}
 		p = last;
 	}
@@ -185,7 +205,6 @@ int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest)
 {
 	const char *p = s.s, *end = sip_end(s), *q, *start;
 	uint64_t n;
-	sy_str name, val, it;
 
 	memset(v, 0, sizeof(*v));
 	v->rport = -1;
@@ -227,30 +246,24 @@ int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest)
 		v->port = (unsigned)n;
 		p = q;
 	}
-	if (parse_hparams(&p, end, &v->params))
+	sy_str rport = SY_NULL_STR;
+	const struct hp_want want[] = {
+		{ "branch", 6, &v->branch }, { "received", 8, &v->received },
+		{ "maddr", 5, &v->maddr }, { "ttl", 3, &v->ttl }, { "rport", 5, &rport },
+	};
+	if (parse_hparams(&p, end, &v->params, want, 5))
 		return EBADMSG;
 	v->raw = sip_slice(start, p);
-	it = v->params;
-	while (sip_param_next(&it, &name, &val) == 0) {
-		if (sy_str_caseeq_c(name, "branch")) {
-			v->branch = val;
-		} else if (sy_str_caseeq_c(name, "received")) {
-			v->received = val;
-		} else if (sy_str_caseeq_c(name, "maddr")) {
-			v->maddr = val;
-		} else if (sy_str_caseeq_c(name, "ttl")) {
-			if (sip_parse_uint(val, 255, &n))
-				return EBADMSG;
-			v->ttl = val;
-		} else if (sy_str_caseeq_c(name, "rport")) {
-			/* RFC 3581 §3: a flag in a request, the source port in what we relay back */
-			if (val.len == 0)
-				v->rport = 0;
-			else if (sip_parse_uint(val, 65535, &n) || n == 0)
-				return EBADMSG;
-			else
-				v->rport = (int)n;
-		}
+	if (v->ttl.s && sip_parse_uint(v->ttl, 255, &n))
+		return EBADMSG;
+	if (rport.s) {
+		/* RFC 3581 §3: a flag in a request, the source port in what we relay back */
+		if (rport.len == 0)
+			v->rport = 0;
+		else if (sip_parse_uint(rport, 65535, &n) || n == 0)
+			return EBADMSG;
+		else
+			v->rport = (int)n;
 	}
 	return list_rest(p, end, rest);
 }
@@ -258,7 +271,6 @@ int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest)
 int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest)
 {
 	const char *p = s.s, *end = sip_end(s), *q, *start;
-	sy_str name, val, it;
 
 	memset(na, 0, sizeof(*na));
 	p = start = sip_skip_lws(p, end);
@@ -319,17 +331,11 @@ int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest)
 	}
 	if (sip_uri_parse(na->uri_s, &na->uri))
 		return EBADMSG;
-	if (parse_hparams(&p, end, &na->params))
+	const struct hp_want want[] = {
+		{ "tag", 3, &na->tag }, { "expires", 7, &na->expires }, { "q", 1, &na->q },
+	};
+	if (parse_hparams(&p, end, &na->params, want, 3))
 		return EBADMSG;
 	na->raw = sip_slice(start, p);
-	it = na->params;
-	while (sip_param_next(&it, &name, &val) == 0) {
-		if (sy_str_caseeq_c(name, "tag"))
-			na->tag = val;
-		else if (sy_str_caseeq_c(name, "expires"))
-			na->expires = val;
-		else if (sy_str_caseeq_c(name, "q"))
-			na->q = val;
-	}
 	return list_rest(p, end, rest);
 }

@@ -60,6 +60,9 @@ static void test_reply_fields(void **state)
 	assert_true(sy_str_eq(r.via1.host, SY_STR("proxy.example.com")));
 	assert_true(sy_str_eq(r.via1.received, SY_STR("192.0.2.9")));
 	assert_int_equal(r.via1.rport, 5062);
+	/* the request's bare ";rport" is replaced, not repeated */
+	assert_null(memmem(out, outlen, "rport;", 6));
+	assert_non_null(memmem(out, outlen, "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp1;received=192.0.2.9;rport=5062\r\n", 83));
 	/* all three via-parms, in order */
 	const char *hosts[] = { "proxy.example.com", "pc33.example.com", "third.example.com" };
 	unsigned k = 0;
