@@ -102,8 +102,12 @@ int tm_reply_in(struct scr_ctx *ctx)
 		return 1;
 	}
 	if (r->cseq_mid != t->mid || (t->mid == SIP_M_OTHER &&
-				      !sy_str_eq(r->cseq_method, t->msg.method)))
+				      !sy_str_eq(r->cseq_method, t->msg.method))) {
+		LOG_NOTICE("tm: %u reply with CSeq method %.*s on a %.*s branch dropped (%.*s)",
+			   r->status, SY_FMT(r->cseq_method), SY_FMT(t->msg.method),
+			   SY_FMT(r->callid));
 		return 1;
+	}
 	tm_on_reply(ctx, t, b);
 	tm_maybe_free(t);
 	return 1;

@@ -94,6 +94,19 @@ static int tm_upstream(struct tm_trans *t, const struct scr_ctx *ctx)
 	return rc;
 }
 
+static void tm_s_orphan_cb(struct sy_timer *tmr, void *arg)
+{
+	struct tm_trans *t = arg;
+
+	(void)tmr;
+	if (t->final_sent || t->nbr)
+		return;	/* relayed or answered: its own timers end it */
+	LOG_NOTICE("tm: %.*s %.*s was neither relayed nor answered by the script: dropped",
+		   SY_FMT(t->msg.method), SY_FMT(t->msg.callid));
+	t->sstate = TM_S_TERMINATED;
+	tm_maybe_free(t);
+}
+
 int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 {
 	const struct sip_msg *m = ctx->msg;
@@ -158,6 +171,9 @@ int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 	t->flags = ctx->flags;
 	t->sstate = TM_S_TRYING;
 	tm_hash_insert(t);
+	/* the route that created it relays or answers before it ends; if it did neither (e.g.
+	 * t_newtran() then a stateless reply), this guard ends the transaction */
+	sy_timer_start(tm_loop(), &t->s_end, tm_64t1(), tm_s_orphan_cb, t);
 	ctx->host = t;
 	/* §16.2 / §17.2.1: an INVITE is answered 100 at once so the client stops retransmitting */
 	if (t->mid == SIP_M_INVITE)

@@ -602,6 +602,20 @@ def test_tcp_both_sides_no_retransmissions():
             callee.close()
 
 
+def test_t_newtran_then_stateless_reply_leaves_no_transaction():
+    route = """    t_newtran();
+    sl_send_reply(404, "Nobody");
+    exit;
+"""
+    with Call(cfg(route), "tm-orphan") as c:
+        req = c.invite()
+        c.uac.expect(100)
+        r = c.uac.expect(404)
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()                              # ended by the 64*T1 guard
+        assert "neither relayed nor answered" in c.px.stderr_text()
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
