@@ -32,12 +32,6 @@ struct fd_ent {
 	void *arg;
 };
 
-struct inbox_item {
-	struct inbox_item *next;
-	void (*fn)(void *arg);
-	void *arg;
-};
-
 struct sy_loop {
 	int epfd;
 	int evfd;		/* inbox wake-up */
@@ -50,7 +44,7 @@ struct sy_loop {
 	struct sy_timer slot[SY_WHEEL_SLOTS];	/* circular list heads */
 
 	pthread_mutex_t inbox_mu;
-	struct inbox_item *in_head, *in_tail;
+	struct sy_post *in_head, *in_tail;
 };
 
 static uint64_t (*clock_fn)(void);
@@ -262,7 +256,7 @@ void sy_loop_del_fd(struct sy_loop *l, int fd)
 
 static void inbox_run(struct sy_loop *l)
 {
-	struct inbox_item *it, *next;
+	struct sy_post *it, *next;
 	uint64_t v;
 
 	if (read(l->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -272,9 +266,12 @@ static void inbox_run(struct sy_loop *l)
 	l->in_head = l->in_tail = NULL;
 	pthread_mutex_unlock(&l->inbox_mu);
 	for (; it; it = next) {
-		next = it->next;
+		int owned = it->loop_owned;
+
+		next = it->next;	/* fn may free an embedded item */
 		it->fn(it->arg);
-		free(it);
+		if (owned)
+			free(it);
 	}
 }
 
@@ -286,24 +283,18 @@ static void inbox_cb(struct sy_loop *l, int fd, uint32_t events, void *arg)
 	inbox_run(l);
 }
 
-int sy_worker_post(int w, void (*fn)(void *arg), void *arg)
+int sy_worker_post_item(int w, struct sy_post *it)
 {
 	struct sy_loop *l;
-	struct inbox_item *it;
 	int was_empty;
 	uint64_t one = 1;
 
-	if (w < 0 || w >= SY_MAX_WORKERS || !fn)
+	if (w < 0 || w >= SY_MAX_WORKERS || !it || !it->fn)
 		return EINVAL;
 	l = __atomic_load_n(&loops[w], __ATOMIC_ACQUIRE);
 	if (!l)
 		return EINVAL;
-	it = malloc(sizeof(*it));
-	if (!it)
-		return ENOMEM;
 	it->next = NULL;
-	it->fn = fn;
-	it->arg = arg;
 	pthread_mutex_lock(&l->inbox_mu);
 	was_empty = l->in_head == NULL;
 	if (l->in_tail)
@@ -316,6 +307,27 @@ int sy_worker_post(int w, void (*fn)(void *arg), void *arg)
 	if (was_empty && write(l->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		LOG_ERR("worker_post %d: eventfd write: %s", w, strerror(errno));
 	return 0;
+}
+
+int sy_worker_post(int w, void (*fn)(void *arg), void *arg)
+{
+	struct sy_post *it;
+	int rc;
+
+	if (w < 0 || w >= SY_MAX_WORKERS || !fn)
+		return EINVAL;
+	if (!__atomic_load_n(&loops[w], __ATOMIC_ACQUIRE))
+		return EINVAL;
+	it = malloc(sizeof(*it));
+	if (!it)
+		return ENOMEM;
+	it->fn = fn;
+	it->arg = arg;
+	it->loop_owned = 1;
+	rc = sy_worker_post_item(w, it);
+	if (rc)
+		free(it);
+	return rc;
 }
 
 /* ---- loop */
@@ -353,7 +365,7 @@ struct sy_loop *sy_loop_new(int worker_idx)
 
 void sy_loop_free(struct sy_loop *l)
 {
-	struct inbox_item *it, *next;
+	struct sy_post *it, *next;
 
 	if (!l)
 		return;
@@ -363,10 +375,12 @@ void sy_loop_free(struct sy_loop *l)
 			__atomic_store_n(&loops[l->worker_idx], NULL, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&reg_mu);
 	}
-	/* items posted but never run: their arg belongs to the poster's protocol; free the links */
+	/* items posted but never run: their arg belongs to the poster's protocol; free the links
+	 * the loop allocated */
 	for (it = l->in_head; it; it = next) {
 		next = it->next;
-		free(it);
+		if (it->loop_owned)
+			free(it);
 	}
 	if (l->epfd >= 0)
 		close(l->epfd);

@@ -50,6 +50,16 @@ int sy_worker_count(void);
 
 /* run fn(arg) on worker w's thread, in order of posting; 0 or ENOMEM/EINVAL */
 int sy_worker_post(int w, void (*fn)(void *arg), void *arg);
+/* The same without an allocation: the caller embeds a struct sy_post in the object it hands
+ * over (set fn/arg, leave the rest to the loop); it must stay valid until fn has run, and fn
+ * may free it. 0 or EINVAL (no such worker). */
+struct sy_post {
+	struct sy_post *next;
+	void (*fn)(void *arg);
+	void *arg;
+	int loop_owned;		/* set by sy_worker_post: the loop frees it after fn */
+};
+int sy_worker_post_item(int w, struct sy_post *item);
 /* wake worker w's loop (a no-op post), e.g. after setting a flag it checks; 0 or EINVAL/ENOMEM */
 int sy_loop_wake(int w);
 

@@ -498,6 +498,7 @@ static int conn_open(const struct sy_dest *dst, const struct tp_listen *ls, stru
 }
 
 struct tcp_post {
+	struct sy_post link;	/* one allocation for the link and the bytes */
 	struct sy_dest dst;
 	size_t len;
 	char buf[];
@@ -528,7 +529,10 @@ static int post_to_owner(uint64_t id, const struct sy_dest *dst, const char *buf
 	p->dst.conn_id = id;
 	p->len = len;
 	memcpy(p->buf, buf, len);
-	rc = sy_worker_post((int)(id & 0xffu), post_cb, p);
+	p->link.fn = post_cb;
+	p->link.arg = p;
+	p->link.loop_owned = 0;
+	rc = sy_worker_post_item((int)(id & 0xffu), &p->link);
 	if (rc)
 		free(p);
 	return rc;

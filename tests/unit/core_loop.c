@@ -218,6 +218,8 @@ static void *receiver(void *p)
 	return NULL;
 }
 
+static struct sy_post items[1000];
+
 static void test_inbox_two_threads(void **state)
 {
 	pthread_t th;
@@ -235,8 +237,16 @@ static void test_inbox_two_threads(void **state)
 	}
 	assert_int_equal(sy_worker_post(1, NULL, NULL), EINVAL);
 	assert_int_equal(sy_worker_post(77, on_item, NULL), EINVAL);	/* no such worker */
-	for (i = 0; i < 1000; i++)
-		assert_int_equal(sy_worker_post(1, on_item, (void *)(intptr_t)i), 0);
+	for (i = 0; i < 1000; i++) {
+		if (i % 3 == 0) {	/* every third one without an allocation, same queue */
+			items[i].fn = on_item;
+			items[i].arg = (void *)(intptr_t)i;
+			items[i].loop_owned = 0;
+			assert_int_equal(sy_worker_post_item(1, &items[i]), 0);
+		} else {
+			assert_int_equal(sy_worker_post(1, on_item, (void *)(intptr_t)i), 0);
+		}
+	}
 	assert_int_equal(sy_worker_post(1, on_stop, NULL), 0);
 	pthread_join(th, NULL);
 	assert_int_equal(it.n, 1000);
