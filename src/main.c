@@ -59,15 +59,21 @@ static int setup_listens(void)
 
 static int worker_init(struct sy_loop *l, int idx, void *arg)
 {
+	int rc;
+
 	(void)arg;
-	return tp_worker_init(l, idx);
+	rc = tp_worker_init(l, idx);
+	if (!rc && idx == 0 && (rc = px_timer_routes_start(l)) != 0)
+		tp_worker_fini();
+	return rc;
 }
 
 static void worker_fini(struct sy_loop *l, int idx, void *arg)
 {
 	(void)l;
-	(void)idx;
 	(void)arg;
+	if (idx == 0)
+		px_timer_routes_stop();
 	tp_worker_fini();
 }
 
@@ -112,6 +118,7 @@ int main(int argc, char **argv)
 		LOG_ERR("module initialisation failed: %s", strerror(rc));
 	if (rc)
 		goto out;
+	px_run_startup();
 
 	/* block the stop signals in every thread; the main thread takes them with sigwait */
 	sigemptyset(&ss);

@@ -7,6 +7,7 @@
 #include "core/net.h"
 #include "core/str.h"
 #include "core/arena.h"
+#include "core/loop.h"
 #include "script/api.h"
 #include "sip/build.h"
 #include "sip/msg.h"
@@ -60,6 +61,13 @@ int px_init(void);
 int px_dns_add(sy_str name);
 /* forget the names (shutdown, tests) */
 void px_dns_reset(void);
+
+/* startup_route, once (main thread, before the workers start) */
+void px_run_startup(void);
+/* timer_route[name, secs]: arm them on loop l (worker 0 only); 0 or ENOMEM. _stop disarms and
+ * frees them on the same thread. */
+int px_timer_routes_start(struct sy_loop *l);
+void px_timer_routes_stop(void);
 
 /* the parse limits every worker uses (sip_limits_default unless the config changed them) */
 extern struct sip_limits px_limits;
