@@ -165,6 +165,13 @@ def test_bad_input():
         assert 400 <= r.status < 500, r.status
         assert not is_registered(ua, px, "carol")
 
+        # 10,000 Contact values (the shortest URI, "a:b", in 10 fields of 1000 to fit a
+        # datagram): a clear 400, nothing stored
+        r = register(ua, px, "carol", None, "cid-6", 1,
+                     headers=["Contact: " + ",".join(["a:b"] * 1000)] * 10)
+        assert r.status == 400, r.text
+        assert not is_registered(ua, px, "carol")
+
         # and the proxy still serves
         r = register(ua, px, "carol", "<sip:carol@127.0.0.1:1>", "cid-5", 1)
         assert r.status == 200, r.text
