@@ -352,11 +352,50 @@ static void test_tcp_outgoing_reuse(void **state)
 	run_a_bit();
 }
 
+static void test_udp_ipv6(void **state)
+{
+	struct sockaddr_in6 me, to;
+	struct sy_dest d;
+	char buf[16];
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), one = 1, idx = -1;
+
+	(void)state;
+	/* a v6 listen added after the worker started opens on the next tp_worker_init */
+	assert_int_equal(tp_listen_add(SY_PROTO_UDP, SY_STR("[::1]"), PORT_UDP + 3, &idx), 0);
+	assert_string_equal(tp_listen_get((unsigned)idx)->host, "[::1]");
+	tp_worker_fini();
+	assert_int_equal(tp_worker_init(loop, 0), 0);
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	memset(&me, 0, sizeof(me));
+	me.sin6_family = AF_INET6;
+	me.sin6_addr = in6addr_loopback;
+	me.sin6_port = htons(PORT_PEER + 3);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	to = me;
+	to.sin6_port = htons(PORT_UDP + 3);
+	assert_int_equal(sendto(fd, "v6", 2, 0, (struct sockaddr *)&to, sizeof(to)), 2);
+	spin(1);
+	assert_int_equal(nrecv, 1);
+	assert_int_equal(last_ri.src.u.sa.sa_family, AF_INET6);
+	assert_int_equal(last_ri.listen_idx, idx);
+	/* an IPv6 destination is sent from the IPv6 listen */
+	memset(&d, 0, sizeof(d));
+	d.proto = SY_PROTO_UDP;
+	d.listen_idx = -1;
+	d.addr = last_ri.src;
+	assert_ptr_equal(tp_listen_pick(&d), tp_listen_get((unsigned)idx));
+	assert_int_equal(tp_send(&d, "back6", 5), 0);
+	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "back6", 5);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_addr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_udp_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_framing_and_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_oversized_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_per_ip_cap, setup, teardown),
