@@ -565,10 +565,8 @@ static void tm_on_final(struct scr_ctx *ctx, struct tm_trans *t, struct tm_branc
 		/* every 2xx goes upstream at once, the other branches are cancelled */
 		if (buf)
 			tm_send_upstream(t, buf, len, code, 0);
-		if (!b->done) {
-			b->done = 1;
-			b->local = 0;
-		}
+		b->done = 1;
+		b->local = 0;
 		b->code = code;
 		tm_cancel_others(t, b);
 		return;

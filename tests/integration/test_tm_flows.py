@@ -616,6 +616,20 @@ def test_t_newtran_then_stateless_reply_leaves_no_transaction():
         assert "neither relayed nor answered" in c.px.stderr_text()
 
 
+def test_t_relay_to_given_proxy():
+    route = """    t_relay("udp:127.0.0.1:{PEER2}");
+    exit;
+"""
+    with Call(cfg(route), "tm-proxyarg") as c:
+        c.invite()                                  # R-URI names PEER
+        inv = c.peer2.expect("INVITE")
+        assert inv.ruri.endswith(":%d" % c.peer.port), inv.ruri
+        c.peer.expect_nothing(0.2, "INVITE")
+        c.peer2.reply(inv, 200)
+        c.uac.expect(200)
+        c.no_tm_left()
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
