@@ -48,9 +48,14 @@ make_request(method, ruri, via_host_port, branch=None, from_tag=None, call_id=No
 make_ack(req, reply) / make_cancel(req): the ACK for a non-2xx final reply and the CANCEL of a
     request (same branch, RFC 3261 §17.1.1.3 / §9.1).
 
-sipp(args, timeout=60, cwd=SCENARIOS) -> SippResult(rc, stats, out, err): runs sipp to the end
-    (-trace_stat added; stats is the last row of its CSV: "SuccessfulCall(C)" ...).
+sipp(args, timeout=60, cwd=None) -> SippResult(rc, stats, out, err): runs sipp to the end in a
+    temp dir (-trace_stat added; stats is the last row of its CSV: "SuccessfulCall(C)" ...;
+    .count("SuccessfulCall"), .dump()). Scenario files: pass scenario(name) to -sf.
 SippProc(args): the same in the background (.wait(timeout) -> SippResult, .kill()), for a uas.
+sipp_uas(scn="uas_180_200", calls=1, transport="udp", port=None, args=()) -> SippProc with
+    .port/.hostport; sipp_uac(scn, target, calls=1, rate=10, transport="udp", args=(),
+    timeout=60) -> SippResult. scn: a file of scenarios/ (uas_180_200, uas_486, uas_silent,
+    uas_180_cancel, uac_invite_bye, uac_486, uac_408, uac_cancel) or a sipp built-in (uac, uas).
 scenario(name) -> path of tests/integration/scenarios/<name>.xml
 
 enter_netns(): move this test process into a private network namespace with only `lo` up
@@ -1002,8 +1007,9 @@ def _parse_stf(path):
 class SippProc:
     """sipp in the background (e.g. a uas); output goes to files in a temp dir."""
 
-    def __init__(self, args, cwd=SCENARIOS):
+    def __init__(self, args, cwd=None):
         self.dir = tempfile.mkdtemp(prefix="sy-sipp-")
+        cwd = cwd or self.dir       # sipp's own trace files (-trace_msg ...) land there
         self.argv, self.stf = _sipp_argv(args, self.dir)
         self._o = open(os.path.join(self.dir, "out"), "wb")
         self._e = open(os.path.join(self.dir, "err"), "wb")
@@ -1049,9 +1055,76 @@ class SippProc:
         return self._result(self.proc.returncode)
 
 
-def sipp(args, timeout=60, cwd=SCENARIOS):
+def sipp(args, timeout=60, cwd=None):
     """Run sipp to its end; SippResult with rc None on timeout (sipp killed)."""
     return SippProc(args, cwd=cwd).wait(timeout)
+
+
+def _scn_args(scn):
+    # a built-in (uac, uas ...) or a file of scenarios/ (name with or without .xml)
+    if os.path.exists(scenario(scn)):
+        return ["-sf", scenario(scn)]
+    return ["-sn", scn]
+
+
+def _tflag(transport):
+    return ["-t", "t1" if transport.lower() == "tcp" else "u1"]
+
+
+def port_bound(port, transport="udp"):
+    """True when some socket of this network namespace is bound to 127.0.0.1:port (UDP) or
+    listens there (TCP), read from /proc/net (no probe traffic)."""
+    want = "0100007F:%04X" % port
+    name = "tcp" if transport.lower() == "tcp" else "udp"
+    try:
+        with open("/proc/net/" + name) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1] == want and (name == "udp" or fields[3] == "0A"):   # 0A: LISTEN
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def wait_bound(port, transport="udp", timeout=5, proc=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if port_bound(port, transport):
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def sipp_uas(scn="uas_180_200", calls=1, transport="udp", port=None, args=()):
+    """A SIPp callee in the background on 127.0.0.1:.port (UDP and TCP free). It exits after
+    `calls` calls; .wait(t) -> SippResult. Scenario files: uas_180_200, uas_486, uas_silent
+    (-d ms of silence via args), uas_180_cancel."""
+    port = port or free_port("both")
+    p = SippProc(_scn_args(scn) + ["-i", LOCAL, "-p", port, "-m", calls] + _tflag(transport) +
+                 list(args))
+    p.port = port
+    p.hostport = "%s:%d" % (LOCAL, port)
+    # a caller started before the callee listens would fail to connect (TCP) or lose its
+    # first INVITE to an ICMP error (UDP)
+    if not wait_bound(port, transport, proc=p.proc):
+        res = p.stop()
+        raise AssertionError("sipp uas did not bind %s port %d:\n%s" % (transport, port, res.dump()))
+    return p
+
+
+def sipp_uac(scn, target, calls=1, rate=10, transport="udp", args=(), timeout=60):
+    """A SIPp caller to target (host, port) until `calls` calls ended; SippResult. Scenario
+    files: uac_invite_bye (follows Record-Route), uac_486, uac_408, uac_cancel (-d ms ringing
+    before the CANCEL). rc 0 and count("SuccessfulCall") == calls mean every call went as
+    scripted."""
+    dst = "%s:%d" % tuple(target)
+    return sipp(_scn_args(scn) + [dst, "-i", LOCAL, "-p", free_port("both"), "-m", calls,
+                                  "-r", rate, "-timeout", "%ds" % max(timeout - 5, 5),
+                                  "-timeout_error"] + _tflag(transport) + list(args),
+                timeout=timeout)
 
 
 # ---------------------------------------------------------------- network namespace

@@ -2,7 +2,7 @@
 50 calls/s (INVITE/180/200/ACK/BYE/200), over UDP and over TCP (one connection each side,
 sipp -t t1), with one and with two workers. Every call must succeed: a stateless proxy relays
 requests by its script and replies by Via (RFC 3261 §16.11, §18.2.2), retransmissions included."""
-from harness import Proxy, SippProc, free_port, sipp
+from harness import Proxy, SippProc, free_port, sipp, wait_bound
 
 TIMEOUT = 180
 CALLS = 200
@@ -22,6 +22,7 @@ def run_calls(transport, workers):
     uas = SippProc(["-sn", "uas", "-i", "127.0.0.1", "-p", uas_port, "-m", CALLS,
                     "-timeout", "90s"] + tflag)
     try:
+        assert wait_bound(uas_port, transport, proc=uas.proc), "sipp uas did not bind port %d" % uas_port
         with Proxy(CFG % transport, name="sl-%s-%d" % (transport, workers), workers=workers,
                    subst={"UAS": uas_port}) as px:
             dst = "127.0.0.1:%d" % (px.tcpport if transport == "tcp" else px.port)
