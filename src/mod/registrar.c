@@ -598,7 +598,7 @@ static int targets_of(struct scr_ctx *ctx, sy_str given, struct store_binding **
 	return 1;
 }
 
-int reg_lookup(struct scr_ctx *ctx, sy_str aor)
+int reg_lookup(struct scr_ctx *ctx, sy_str aor, unsigned flags)
 {
 	struct store_binding *t;
 	unsigned n;
@@ -606,6 +606,8 @@ int reg_lookup(struct scr_ctx *ctx, sy_str aor)
 
 	if (rc != 1)
 		return rc;
+	if (flags & REG_LOOKUP_NO_BRANCHES)
+		n = 1;
 	return set_targets(ctx, t, n) == 0 ? 1 : -3;
 }
 
@@ -869,9 +871,13 @@ static int fn_save(struct scr_ctx *ctx, const struct scr_arg *args)
 
 static int fn_lookup(struct scr_ctx *ctx, const struct scr_arg *args)
 {
+	unsigned flags = 0;
+
 	if (check_table(args) != 0)
 		return -3;
-	return reg_lookup(ctx, args[2].given ? args[2].s : SY_NULL_STR);
+	if (args[1].given && flag_has(args[1].s, 'b'))
+		flags |= REG_LOOKUP_NO_BRANCHES;
+	return reg_lookup(ctx, args[2].given ? args[2].s : SY_NULL_STR, flags);
 }
 
 static int fn_registered(struct scr_ctx *ctx, const struct scr_arg *args)

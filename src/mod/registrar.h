@@ -56,8 +56,10 @@ int reg_save_msg(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int nat,
  * Path URI; NATed ones $du = received. One target -> ctx->new_ruri (+ dst_uri); several ->
  * new_ruri + ctx->branches (parallel; ordered by q, then most recent).
  * Returns 1 found, -1 no binding, -2 bindings but none accepts the request's method,
- * -3 internal error (arena/edits full, bad R-URI). */
-int reg_lookup(struct scr_ctx *ctx, sy_str aor);
+ * -3 internal error (arena/edits full, bad R-URI). flags: REG_LOOKUP_NO_BRANCHES ("b"):
+ * only the best target, no branches. */
+#define REG_LOOKUP_NO_BRANCHES 0x1u
+int reg_lookup(struct scr_ctx *ctx, sy_str aor, unsigned flags);
 
 /* registered(): 1 when aor (or the R-URI's AOR) has an unexpired binding, else -1 */
 int reg_registered(struct scr_ctx *ctx, sy_str aor);

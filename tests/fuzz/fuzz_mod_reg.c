@@ -97,9 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (err)	/* nothing stored half-way: the table started empty */
 			CHECK(!stored);
 		if (stored) {
-			/* the same AOR as a Request-URI finds what was stored */
-			ctx.new_ruri = aor;
-			CHECK(reg_lookup(&ctx, SY_NULL_STR) != -1);
+			/* the To URI as a Request-URI finds what was stored */
+			ctx.new_ruri = m.to.uri_s;
+			CHECK(reg_lookup(&ctx, SY_NULL_STR, 0) != -1);
 		}
 		ul_destroy();
 		sip_build_init(&b, &m, edits, 64);

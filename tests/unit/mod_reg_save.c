@@ -391,14 +391,14 @@ static void test_lookup(void **state)
 
 	(void)state;
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), -1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), -1);
 	assert_int_equal(reg_registered(&ctx, SY_NULL_STR), -1);
 
 	/* one contact: R-URI rewritten, no $du */
 	assert_int_equal(save(reg("l1", 1, "Contact: <sip:alice@10.0.0.1:5062>\r\n"), &rep), 0);
 	mkctx(req("INVITE", "sip:alice@EXAMPLE.com:5060;user=phone"));
 	assert_int_equal(reg_registered(&ctx, SY_NULL_STR), 1);
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	assert_true(sy_str_eq(ctx.new_ruri, SY_STR("sip:alice@10.0.0.1:5062")));
 	assert_int_equal(ctx.dst_uri.len, 0);
 	assert_int_equal(ctx.nbranches, 0);
@@ -410,15 +410,21 @@ static void test_lookup(void **state)
 	fake_now++;
 	assert_int_equal(save(reg("l3", 1, "Contact: <sip:alice@10.0.0.3>;q=0.5\r\n"), &rep), 0);
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	assert_true(sy_str_eq(ctx.new_ruri, SY_STR("sip:alice@10.0.0.2")));
 	assert_int_equal(ctx.nbranches, 2);
 	assert_true(sy_str_eq(ctx.branches[0], SY_STR("sip:alice@10.0.0.3")));
 	assert_true(sy_str_eq(ctx.branches[1], SY_STR("sip:alice@10.0.0.1:5062")));
 
+	/* "b": the best one only */
+	mkctx(req("INVITE", "sip:alice@example.com"));
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, REG_LOOKUP_NO_BRANCHES), 1);
+	assert_true(sy_str_eq(ctx.new_ruri, SY_STR("sip:alice@10.0.0.2")));
+	assert_int_equal(ctx.nbranches, 0);
+
 	/* explicit AOR argument */
 	mkctx(req("INVITE", "sip:nobody@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_STR("sip:alice@example.com")), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_STR("sip:alice@example.com"), 0), 1);
 }
 
 static void test_lookup_methods(void **state)
@@ -429,16 +435,16 @@ static void test_lookup_methods(void **state)
 	assert_int_equal(save(reg("lm", 1, "Contact: <sip:alice@10.0.0.1>;methods=\"INVITE,BYE\"\r\n"),
 			      &rep), 0);
 	mkctx(req("MESSAGE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), -2);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), -2);
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	/* Allow of the REGISTER when the Contact has no methods param */
 	assert_int_equal(save(reg("lm", 2, "Contact: <sip:alice@10.0.0.1>\r\n"
 				  "Allow: INVITE, ACK, CANCEL, BYE\r\n"), &rep), 0);
 	mkctx(req("MESSAGE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), -2);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), -2);
 	mkctx(req("BYE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 }
 
 static void test_path_and_nat(void **state)
@@ -453,7 +459,7 @@ static void test_path_and_nat(void **state)
 				  "Contact: <sip:alice@10.0.0.1:5062>\r\n"), &rep), 0);
 	assert_true(hdrs_have(&rep, "Path: <sip:edge1.example.net;lr>, <sip:edge2.example.net;lr>\r\n"));
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	assert_true(sy_str_eq(ctx.dst_uri, SY_STR("sip:edge1.example.net;lr")));
 	assert_int_equal(sip_build_out(&build, out, sizeof(out), &olen), 0);
 	out[olen] = '\0';
@@ -469,13 +475,13 @@ static void test_nat_received(void **state)
 	assert_int_equal(save_nat(reg("n1", 1, "Contact: <sip:alice@192.168.1.20:5062>;q=0.9\r\n"), &rep),
 			 0);
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	assert_true(sy_str_eq(ctx.new_ruri, SY_STR("sip:alice@192.168.1.20:5062")));
 	assert_true(sy_str_eq(ctx.dst_uri, SY_STR("sip:192.0.2.10:40000")));
 	/* a second, non-NATed contact as a branch has no $du of its own */
 	assert_int_equal(save(reg("n2", 1, "Contact: <sip:alice@198.51.100.1>;q=0.1\r\n"), &rep), 0);
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	assert_int_equal(ctx.nbranches, 1);
 	assert_true(sy_str_eq(ctx.branches[0], SY_STR("sip:alice@198.51.100.1")));
 	assert_int_equal(ctx.branch_dst[0].len, 0);
@@ -489,7 +495,7 @@ static void test_serial_groups(void **state)
 	assert_int_equal(save(reg("g1", 1, "Contact: <sip:a@10.0.0.1>;q=1.0, <sip:a@10.0.0.2>;q=1.0,"
 				  " <sip:a@10.0.0.3>;q=0.5\r\n"), &rep), 0);
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	assert_int_equal(reg_load_contacts(&ctx), 1);
 	assert_int_equal(reg_next_contacts(&ctx), 1);
 	assert_int_equal(ctx.nbranches, 1);	/* the two q=1.0 in parallel */
@@ -541,7 +547,7 @@ static void test_restart(void **state)
 	assert_int_equal(ul_init(url), 0);
 	assert_int_equal(count("sip:alice@example.com"), 2);
 	mkctx(req("INVITE", "sip:alice@example.com"));
-	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR), 1);
+	assert_int_equal(reg_lookup(&ctx, SY_NULL_STR, 0), 1);
 	/* r1 (default expires) and r2 (Path) differ in Path: only the first target is used */
 	/* the Call-ID/CSeq survived too: a stale repeat still fails */
 	assert_int_equal(save(reg("r1", 0, "Contact: <sip:a@10.0.0.1>\r\n"), &rep), EPROTO);
