@@ -34,6 +34,7 @@ struct tp_conn {
 	int connecting;		/* non-blocking connect in progress */
 	int busy;		/* inside the read handler: close is deferred */
 	int closing;
+	uint32_t events;	/* what epoll watches now: changed only when it must */
 	char *rbuf;
 	size_t rlen;
 	struct sip_framer fr;
@@ -236,6 +237,7 @@ static int conn_register(struct tp_conn *c, uint32_t events)
 	}
 	c->lnext = ltab[(c->id >> 8) % LBUCKETS];
 	ltab[(c->id >> 8) % LBUCKETS] = c;
+	c->events = events;
 	rc = sy_loop_add_fd(my_loop, c->fd, events, conn_io, c);
 	if (rc) {
 		conn_free(c);
@@ -340,6 +342,15 @@ static int conn_flush(struct tp_conn *c)
 	return 0;
 }
 
+/* watch EPOLLOUT only while bytes are queued (one epoll_ctl per change, not per event) */
+static void conn_watch(struct tp_conn *c)
+{
+	uint32_t want = EPOLLIN | (c->wlen || c->connecting ? (uint32_t)EPOLLOUT : 0u);
+
+	if (want != c->events && sy_loop_mod_fd(my_loop, c->fd, want, conn_io, c) == 0)
+		c->events = want;
+}
+
 static void conn_io(struct sy_loop *l, int fd, uint32_t events, void *arg)
 {
 	struct tp_conn *c = arg;
@@ -375,7 +386,7 @@ static void conn_io(struct sy_loop *l, int fd, uint32_t events, void *arg)
 		conn_free(c);
 		return;
 	}
-	sy_loop_mod_fd(my_loop, c->fd, EPOLLIN | (c->wlen ? EPOLLOUT : 0u), conn_io, c);
+	conn_watch(c);
 	conn_touch(c);
 }
 
@@ -458,7 +469,7 @@ static int conn_write(struct tp_conn *c, const char *buf, size_t len)
 		c->wlen += len;
 	}
 	if (!c->busy)
-		sy_loop_mod_fd(my_loop, c->fd, EPOLLIN | EPOLLOUT, conn_io, c);
+		conn_watch(c);
 out:
 	if (rc) {
 		LOG_NOTICE("tcp conn %llu: send: %s, closing", (unsigned long long)c->id,
