@@ -82,7 +82,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call fuzz_libs,%)
 fuzz-replay: $(FUZZ_REPLAY)
 
 FUZZ_SECONDS ?= 60
-# FUZZ_TARGETS=tests/fuzz/fuzz_sip_msg.c ... narrows `make fuzz` to some targets. Everything goes
+# FUZZ_TARGETS=tests/fuzz/fuzz_sip_msg.c ... narrows `make fuzz` to some targets; tests/fuzz/<target>.dict,
+# when present, is passed as the libFuzzer dictionary. Everything goes
 # under $(BUILD)/libfuzzer (so parallel work trees never share it), each target links only the
 # libraries of its layer, new inputs land in $(BUILD)/libfuzzer/corpus-<target>, crashes in
 # $(BUILD)/libfuzzer/crash-<target>/ and make fails naming them (copy them into
@@ -98,7 +99,8 @@ fuzz:
 	  $(patsubst tests/fuzz/%.c,$(LF_DIR)/lf/%,$(FUZZ_TARGETS))
 	@fail=0; for f in $(FUZZ_TARGETS); do n=$$(basename $$f .c); \
 	  mkdir -p tests/fuzz/corpus/$$n $(LF_DIR)/corpus-$$n $(LF_DIR)/crash-$$n; \
-	  if $(LF_DIR)/lf/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	  d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
+	  if $(LF_DIR)/lf/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 $$d \
 	      -artifact_prefix=$(LF_DIR)/crash-$$n/ $(LF_DIR)/corpus-$$n tests/fuzz/corpus/$$n \
 	      > $(LF_DIR)/$$n.log 2>&1; then tail -1 $(LF_DIR)/$$n.log; \
 	  else fail=1; grep -m3 -E 'ERROR|runtime error|\.c:[0-9]+:' $(LF_DIR)/$$n.log; \
@@ -115,10 +117,11 @@ test-deps:
 run: deps all
 	$(BUILD)/switchyard -f etc/switchyard.cfg
 
+# the ASan+UBSan tree lives inside $(BUILD), so `make BUILD=build-x test` shares nothing
 test: test-deps
 	$(MAKE) all
-	$(MAKE) BUILD=build/asan OPT="-O1 -g $(SAN)" unit fuzz-replay all
-	python3 tests/run.py --build $(BUILD) --asan build/asan
+	$(MAKE) BUILD=$(BUILD)/asan OPT="-O1 -g $(SAN)" unit fuzz-replay all
+	python3 tests/run.py --build $(BUILD) --asan $(BUILD)/asan
 
 # ---- benchmarks (not tests; ports 5060/5070/5080): sipbench compare against Kamailio with the
 # same routing, for 1 and for 2 workers. The worker count is written into a copy of the config.
