@@ -27,6 +27,7 @@ static const struct scr_unit proto_wss_unit = { "proto_wss", NULL, NULL, NULL };
 const struct scr_unit *const scr_units[] = {
 	&core_unit,
 	&sl_unit,
+	&signaling_unit,
 	&sipmsgops_unit,
 	&textops_unit,
 	&mf_unit,

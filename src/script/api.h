@@ -111,6 +111,7 @@ struct scr_ctx {
 	struct scr_value vars[SCR_MAX_VARS];	/* $var(x), indexed at load */
 	struct scr_value avps[SCR_MAX_VARS];	/* $avp(x), copied into the transaction */
 
+	long retcode;			/* $rc / $retcode: the last function or route result */
 	unsigned reply_code;		/* $T_reply_code ($rs of the winning reply in failure_route) */
 	int branch_idx;			/* $T_branch_idx */
 	int dropped;			/* drop executed */

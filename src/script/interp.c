@@ -229,6 +229,7 @@ static int eval_call(struct run *r, const struct scr_expr *e, struct scr_value *
 	ret = fn->fn(ctx, args);
 	mk_int(out, ret);
 	r->last = ret;
+	ctx->retcode = ret;
 	if (ret == 0 || ctx->dropped || ctx->exited) {
 		if (!ctx->dropped)
 			ctx->exited = 1;
@@ -282,6 +283,7 @@ static int eval(struct run *r, const struct scr_expr *e, struct scr_value *out)
 		if (run_route(r, SCR_ROUTE_REQUEST, (int)e->i, &res))
 			return 1;
 		r->last = res;
+		r->ctx->retcode = res;
 		mk_int(out, res);
 		return 0;
 	}

@@ -30,6 +30,7 @@ static const struct {
 	{ "time", PV_TIME, 0, 0 }, { "Ts", PV_TIME, 0, 0 },
 	{ "T_reply_code", PV_T_REPLY_CODE, 0, 0 }, { "T_branch_idx", PV_T_BRANCH_IDX, 0, 0 },
 	{ "mb", PV_MB, 0, 0 }, { "ml", PV_ML, 0, 0 }, { "branch", PV_BRANCH_URI, 1, 0 },
+	{ "rc", PV_RETCODE, 0, 0 }, { "retcode", PV_RETCODE, 0, 0 },
 };
 
 static int slot(sy_str *names, unsigned *n, sy_str name)
@@ -201,6 +202,8 @@ int scr_pvar_get(struct scr_ctx *ctx, const struct scr_pvar *pv, struct scr_valu
 		return ctx->nbranches ? set_str(out, ctx->branches[0]) : ENOENT;
 	case PV_BRANCH_COUNT:
 		return set_int(out, (long)ctx->nbranches);
+	case PV_RETCODE:
+		return set_int(out, ctx->retcode);
 	default:
 		break;
 	}

@@ -313,6 +313,15 @@ static void test_routes_and_return(void **st)
 	assert_false(F.ctx.exited);
 	done();
 
+	/* $rc / $retcode: the last function or route result */
+	run("route { ret(-4); rec($rc); route(seven); rec($retcode); count();\n"
+	    " switch ($rc) { case 2: rec(\"two\"); break; default: rec(\"other\"); }\n"
+	    " rec($rc); }\n"
+	    "route[seven] { return(7); }\n");
+	/* every call sets it, rec() included */
+	expect_rec("-4|7|two|1|");
+	done();
+
 	/* the last function result is the route's result */
 	rc = run("route { ret(-4); }\n");
 	assert_int_equal(rc, -4);

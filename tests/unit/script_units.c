@@ -57,10 +57,20 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra)
 	return 0;
 }
 
+static unsigned tm_replies;
+int tm_reply(struct scr_ctx *ctx, unsigned code, sy_str reason)
+{
+	(void)ctx;
+	(void)reason;
+	tm_replies++;
+	px.code = code;
+	return 0;
+}
+
 static const struct scr_unit proto_udp_u = { "proto_udp", NULL, NULL, NULL };
 static const struct scr_unit proto_tcp_u = { "proto_tcp", NULL, NULL, NULL };
 const struct scr_unit *const scr_units[] = {
-	&core_unit, &sl_unit, &sipmsgops_unit, &textops_unit, &mf_unit, &proto_udp_u,
+	&core_unit, &sl_unit, &signaling_unit, &sipmsgops_unit, &textops_unit, &mf_unit, &proto_udp_u,
 	&proto_tcp_u, NULL,
 };
 
@@ -279,6 +289,23 @@ static void test_sl(void **st)
 	run(MSG("ACK sip:bob@biloxi.example.com SIP/2.0", "Max-Forwards: 70\r\n", ""),
 	    "loadmodule \"sl.so\"\nroute { sl_send_reply(200, \"OK\"); }\n");
 	assert_int_equal(px.nreply, 0);
+	done();
+
+	/* send_reply(): stateless without a transaction, through tm with one */
+	tm_replies = 0;
+	run(INV70, "loadmodule \"signaling.so\"\nroute { send_reply(403, \"Forbidden\"); }\n");
+	assert_int_equal(px.nreply, 1);
+	assert_int_equal(px.code, 403);
+	assert_int_equal(tm_replies, 0);
+	done();
+	setup(INV70);
+	load("loadmodule \"signaling.so\"\nroute { send_reply(404, \"\"); }\n");
+	F.ctx.host = &F;	/* a transaction */
+	scr_run(&F.ctx, SCR_ROUTE_REQUEST, 0);
+	assert_int_equal(px.nreply, 0);
+	assert_int_equal(tm_replies, 1);
+	assert_int_equal(px.code, 404);
+	assert_true(F.ctx.replied);
 	done();
 
 	/* request route only: a load error in an onreply_route */
