@@ -31,6 +31,11 @@ static const struct {
 	{ "T_reply_code", PV_T_REPLY_CODE, 0, 0 }, { "T_branch_idx", PV_T_BRANCH_IDX, 0, 0 },
 	{ "mb", PV_MB, 0, 0 }, { "ml", PV_ML, 0, 0 }, { "branch", PV_BRANCH_URI, 1, 0 },
 	{ "rc", PV_RETCODE, 0, 0 }, { "retcode", PV_RETCODE, 0, 0 },
+	{ "ou", PV_OU, 0, 0 }, { "oU", PV_OUSER, 0, 0 }, { "od", PV_OD, 0, 0 },
+	{ "op", PV_OP, 0, 0 }, { "rb", PV_RB, 0, 0 }, { "cl", PV_CL, 0, 0 },
+	{ "ct", PV_CT, 0, 0 }, { "cT", PV_CTYPE, 0, 0 }, { "fn", PV_FN, 0, 0 },
+	{ "tn", PV_TN, 0, 0 }, { "Ri", PV_RI, 0, 0 }, { "Rp", PV_RP_LOCAL, 0, 0 },
+	{ "rv", PV_RV, 0, 0 },
 };
 
 static int slot(sy_str *names, unsigned *n, sy_str name)
@@ -167,19 +172,23 @@ int scr_pvar_get(struct scr_ctx *ctx, const struct scr_pvar *pv, struct scr_valu
 		return (v->is_int || v->s.s) ? 0 : ENOENT;
 	}
 	case PV_SI:
-	case PV_SP: {
+	case PV_SP:
+	case PV_RI:
+	case PV_RP_LOCAL: {
 		char buf[INET6_ADDRSTRLEN];
 		const struct sy_addr *a;
+		int port = pv->kind == PV_SP || pv->kind == PV_RP_LOCAL;
 
 		if (!ctx->rcv)
 			return ENOENT;
-		a = &ctx->rcv->src;
+		/* $si/$sp: the peer; $Ri/$Rp: our address it arrived on */
+		a = pv->kind == PV_SI || pv->kind == PV_SP ? &ctx->rcv->src : &ctx->rcv->dst;
 		if (a->u.sa.sa_family == AF_INET) {
-			if (pv->kind == PV_SP)
+			if (port)
 				return set_int(out, ntohs(a->u.in.sin_port));
 			inet_ntop(AF_INET, &a->u.in.sin_addr, buf, sizeof(buf));
 		} else if (a->u.sa.sa_family == AF_INET6) {
-			if (pv->kind == PV_SP)
+			if (port)
 				return set_int(out, ntohs(a->u.in6.sin6_port));
 			inet_ntop(AF_INET6, &a->u.in6.sin6_addr, buf, sizeof(buf));
 		} else {
@@ -229,6 +238,22 @@ int scr_pvar_get(struct scr_ctx *ctx, const struct scr_pvar *pv, struct scr_valu
 	case PV_CS: return set_int(out, (long)m->cseq);
 	case PV_MB: return set_str(out, sy_str_make(m->buf, m->len));
 	case PV_ML: return set_int(out, (long)m->len);
+	case PV_OU: return m->is_request ? set_str(out, m->ruri) : ENOENT;
+	case PV_OUSER:
+		return m->is_request && m->ruri_p.user.len ? set_str(out, m->ruri_p.user) : ENOENT;
+	case PV_OD: return m->is_request ? set_str(out, m->ruri_p.host) : ENOENT;
+	case PV_OP: return m->is_request && m->ruri_p.port ? set_int(out, m->ruri_p.port) : ENOENT;
+	case PV_RB: return set_str(out, m->body.s ? m->body : SY_STR(""));
+	case PV_CL: return set_int(out, (long)m->body.len);
+	case PV_FN: return m->from.display.len ? set_str(out, m->from.display) : ENOENT;
+	case PV_TN: return m->to.display.len ? set_str(out, m->to.display) : ENOENT;
+	case PV_RV: return m->is_request ? set_str(out, m->version) : ENOENT;
+	case PV_CT:
+		h = sip_hdr_next(m, SIP_H_CONTACT, 0);
+		return h < 0 ? ENOENT : set_str(out, m->hdr[h].body);
+	case PV_CTYPE:
+		h = sip_hdr_next(m, SIP_H_CONTENT_TYPE, 0);
+		return h < 0 ? ENOENT : set_str(out, m->hdr[h].body);
 	case PV_UA:
 		h = sip_hdr_next(m, SIP_H_USER_AGENT, 0);
 		return h < 0 ? ENOENT : set_str(out, m->hdr[h].body);

@@ -114,6 +114,9 @@ static void setup_msg(const char *msg)
 	F.rcv.src.u.in.sin_port = htons(5062);
 	inet_pton(AF_INET, "192.0.2.7", &F.rcv.src.u.in.sin_addr);
 	F.rcv.src.len = sizeof(struct sockaddr_in);
+	F.rcv.dst.u.in.sin_family = AF_INET;
+	F.rcv.dst.u.in.sin_port = htons(5060);
+	inet_pton(AF_INET, "198.51.100.1", &F.rcv.dst.u.in.sin_addr);
 	F.ctx.msg = &F.m;
 	F.ctx.rcv = &F.rcv;
 	F.ctx.edits = &F.b;
@@ -168,13 +171,18 @@ static void test_pvar_reads(void **st)
 	    "  rec($si); rec($sp); rec($src_ip); rec($proto); rec($T_reply_code);\n"
 	    "  rec(\"[$tt]\"); rec(\"[$rp]\"); rec(\"[$du]\"); rec(\"[$hdr(Nope)]\");\n"
 	    "  rec(\"sip:$rU@$rd;x=$cs\"); rec(method); rec(uri);\n"
+	    "  $ru = \"sip:new@n.example\"; rec(\"$ou $oU $od [$op] $ru\");\n"
+	    "  rec(\"[$rb] $cl $ct [$cT] $fn [$tn] $rv $Ri:$Rp\");\n"
 	    "}\n");
 	expect_rec("INVITE|sip:bob@biloxi.example.com|bob|biloxi.example.com|"
 		   "sip:alice@atlanta.example.com|alice|atlanta.example.com|1928301774|"
 		   "sip:bob@biloxi.example.com|bob|biloxi.example.com|"
 		   "a84b4c76e66710@pc33.atlanta.example.com|314159|softphone/1.0|hello world|"
 		   "192.0.2.7|5062|192.0.2.7|udp|0|[]|[]|[]|[]|"
-		   "sip:bob@biloxi.example.com;x=314159|INVITE|sip:bob@biloxi.example.com|");
+		   "sip:bob@biloxi.example.com;x=314159|INVITE|sip:bob@biloxi.example.com|"
+		   "sip:bob@biloxi.example.com bob biloxi.example.com [] sip:new@n.example|"
+		   "[] 0 <sip:alice@pc33.atlanta.example.com> [] Alice [Bob] SIP/2.0 "
+		   "198.51.100.1:5060|");
 	done();
 }
 
