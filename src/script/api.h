@@ -124,6 +124,11 @@ struct scr_ctx {
 
 	void *host;			/* owner's object: the transaction, or NULL (stateless) */
 	void *host2;
+
+	void *trace;			/* FILE *: when set, scr_run writes each route entered, each
+					 * condition, call (with its arguments and result),
+					 * assignment and exit/drop/return there, one line each
+					 * (switchyard --trace); NULL on the hot path */
 };
 
 /* the effective request URI: new_ruri if set, else the message's */

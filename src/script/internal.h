@@ -185,6 +185,7 @@ struct scr_prog {
 	sy_str flag_names[SCR_MAX_FLAGS];
 	unsigned nflags;
 	long default_port;
+	const char *file;	/* name the script was loaded as (diagnostics, trace) */
 };
 
 /* route type bit <-> table index and printable name */

@@ -5,6 +5,7 @@
  * called route's result; while loops are bounded so a bad script cannot hang a worker. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,31 @@ static void mk_str(struct scr_value *v, sy_str s)
 }
 
 static int run_route(struct run *r, unsigned type, int idx, long *result);
+
+/* --trace output: one line per action, indented by route depth */
+static void trace(const struct run *r, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void trace(const struct run *r, unsigned line, unsigned col, const char *fmt, ...)
+{
+	FILE *f = r->ctx->trace;
+	va_list ap;
+
+	fprintf(f, "%*s%u:%u: ", (int)(2 * r->depth), "", line, col);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+}
+
+static void trace_value(FILE *f, const struct scr_value *v)
+{
+	if (v->is_int)
+		fprintf(f, "%ld", v->i);
+	else if (!v->s.s)
+		fputs("NULL", f);
+	else
+		fprintf(f, "\"%.*s\"", SY_FMT(v->s));
+}
 static int eval(struct run *r, const struct scr_expr *e, struct scr_value *out);
 
 static int truth(const struct scr_expr *e, const struct scr_value *v)
@@ -227,6 +253,28 @@ static int eval_call(struct run *r, const struct scr_expr *e, struct scr_value *
 		}
 	}
 	ret = fn->fn(ctx, args);
+	if (ctx->trace) {
+		FILE *f = ctx->trace;
+
+		fprintf(f, "%*s%u:%u: %s(", (int)(2 * r->depth), "", e->line, e->col, fn->name);
+		for (unsigned i = 0; i < e->nargs; i++) {
+			enum scr_arg_type t = e->cargs[i].type;
+
+			if (i)
+				fputs(", ", f);
+			if (t == SCR_ARG_INT || t == SCR_ARG_FLAG || t == SCR_ARG_ROUTE_FAILURE ||
+			    t == SCR_ARG_ROUTE_ONREPLY || t == SCR_ARG_ROUTE_BRANCH ||
+			    t == SCR_ARG_ROUTE) {
+				if (args[i].s.len)
+					fprintf(f, "%.*s", SY_FMT(args[i].s));
+				else
+					fprintf(f, "%ld", args[i].i);
+			} else {
+				fprintf(f, "\"%.*s\"", SY_FMT(args[i].s));
+			}
+		}
+		fprintf(f, ") = %d\n", ret);
+	}
 	mk_int(out, ret);
 	r->last = ret;
 	ctx->retcode = ret;
@@ -406,6 +454,8 @@ static enum flow exec(struct run *r, const struct scr_stmt *s)
 	case ST_IF:
 		if (eval(r, s->e, &v))
 			return F_STOP;
+		if (r->ctx->trace)
+			trace(r, s->line, s->col, "if: %s", truth(s->e, &v) ? "true" : "false");
 		if (truth(s->e, &v))
 			return s->body ? exec(r, s->body) : F_NEXT;
 		return s->alt ? exec(r, s->alt) : F_NEXT;
@@ -467,6 +517,12 @@ static enum flow exec(struct run *r, const struct scr_stmt *s)
 
 		if (eval(r, s->e, &v))
 			return F_STOP;
+		if (r->ctx->trace) {
+			fprintf(r->ctx->trace, "%*s%u:%u: %.*s = ", (int)(2 * r->depth), "", s->line,
+				s->col, SY_FMT(s->pv->name));
+			trace_value(r->ctx->trace, &v);
+			fputc('\n', r->ctx->trace);
+		}
 		rc = scr_pvar_set(r->ctx, s->pv, &v);
 		if (rc)
 			LOG_ERR("script: line %u: cannot assign %.*s: %s", s->line,
@@ -485,15 +541,21 @@ static enum flow exec(struct run *r, const struct scr_stmt *s)
 		} else {
 			r->ret = 1;
 		}
+		if (r->ctx->trace)
+			trace(r, s->line, s->col, "return(%ld)", r->ret);
 		if (r->ret == 0) {
 			r->ctx->exited = 1;
 			return F_STOP;
 		}
 		return F_RETURN;
 	case ST_EXIT:
+		if (r->ctx->trace)
+			trace(r, s->line, s->col, "exit");
 		r->ctx->exited = 1;
 		return F_STOP;
 	case ST_DROP:
+		if (r->ctx->trace)
+			trace(r, s->line, s->col, "drop");
 		r->ctx->dropped = 1;
 		return F_STOP;
 	case ST_BREAK:
@@ -533,6 +595,10 @@ static int run_route(struct run *r, unsigned type, int idx, long *result)
 		r->ctx->exited = 1;
 		return 1;
 	}
+	if (r->ctx->trace)
+		fprintf(r->ctx->trace, "%*s%s%s%.*s%s (%s:%u)\n", (int)(2 * r->depth), "",
+			scr_type_name(type), rt->name.len ? "[" : "", SY_FMT(rt->name),
+			rt->name.len ? "]" : "", p->file ? p->file : "", rt->line);
 	r->depth++;
 	r->last = 1;
 	f = exec_list(r, rt->body);

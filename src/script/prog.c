@@ -61,6 +61,12 @@ int scr_load_mem(const char *name, const char *text, size_t len, void *err_file,
 		rc = ENOMEM;
 		goto out;
 	}
+	p->file = scr_pool_strdup(&p->pool, d.file, strlen(d.file));
+	if (!p->file) {
+		scr_diag(&d, 1, 1, "out of memory");
+		rc = ENOMEM;
+		goto out;
+	}
 	scr_parse(p, src, text ? len : 0, &d);
 	/* compile even after parse errors, so name errors show in the same run */
 	scr_compile(p, &d);

@@ -34,6 +34,7 @@ static int f_ret(struct scr_ctx *c, const struct scr_arg *a) { (void)c; ncalls++
 static int f_count(struct scr_ctx *c, const struct scr_arg *a) { (void)c; (void)a; return (int)++ncalls; }
 static int f_setflag(struct scr_ctx *c, const struct scr_arg *a) { c->flags |= 1ull << a[0].i; return 1; }
 static int f_isflag(struct scr_ctx *c, const struct scr_arg *a) { return (c->flags >> a[0].i) & 1 ? 1 : -1; }
+static int f_isflag0(struct scr_ctx *c, const struct scr_arg *a) { (void)a; return c->flags & 1 ? 1 : -1; }
 static int f_into(struct scr_ctx *c, const struct scr_arg *a)
 {
 	struct scr_value v = { 0, 0, SY_STR("filled") };
@@ -48,6 +49,7 @@ static int f_failroute(struct scr_ctx *c, const struct scr_arg *a)
 
 static const struct scr_fn core_fns[] = {
 	{ "rec", 1, 1, { SCR_ARG_STR }, SCR_ROUTE_ANY, f_rec },
+	{ "is_m", 0, 0, { 0 }, SCR_ROUTE_ANY, f_isflag0 },
 	{ "ret", 1, 1, { SCR_ARG_INT }, SCR_ROUTE_ANY, f_ret },
 	{ "count", 0, 0, { 0 }, SCR_ROUTE_ANY, f_count },
 	{ "setflag", 1, 1, { SCR_ARG_FLAG }, SCR_ROUTE_ANY, f_setflag },
@@ -451,6 +453,40 @@ static void test_arena_full(void **st)
 	done();
 }
 
+/* ctx->trace: each route, condition, call, assignment and exit, indented by depth */
+static void test_trace(void **st)
+{
+	(void)st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	setup_msg(INVITE);
+	load("route {\n"
+	     "  if (is_m()) rec(\"x\");\n"
+	     "  $var(a) = \"v-$rU\";\n"
+	     "  route(sub);\n"
+	     "}\n"
+	     "route[sub] {\n"
+	     "  setflag(NAT); ret(\"3\");\n"
+	     "  exit;\n"
+	     "}\n");
+	F.ctx.trace = f;
+	scr_run(&F.ctx, SCR_ROUTE_REQUEST, 0);
+	fclose(f);
+	assert_string_equal(buf,
+			    "route (t.cfg:1)\n"
+			    "  2:7: is_m() = -1\n"
+			    "  2:3: if: false\n"
+			    "  3:3: $var(a) = \"v-bob\"\n"
+			    "  route[sub] (t.cfg:6)\n"
+			    "    7:3: setflag(NAT) = 1\n"
+			    "    7:17: ret(3) = 3\n"
+			    "    8:3: exit\n");
+	free(buf);
+	done();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_route_arg_and_reply_route),
 		cmocka_unit_test(test_no_message),
 		cmocka_unit_test(test_arena_full),
+		cmocka_unit_test(test_trace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
