@@ -47,7 +47,8 @@ enum scr_tok {
 	TK_LBRACE, TK_RBRACE, TK_LBRACK, TK_RBRACK, TK_LPAREN, TK_RPAREN,
 	TK_SEMI, TK_COMMA, TK_COLON, TK_ASSIGN,
 	TK_EQ, TK_NE, TK_LT, TK_GT, TK_LE, TK_GE, TK_MATCH, TK_NMATCH,
-	TK_AND, TK_OR, TK_NOT, TK_PLUS, TK_MINUS, TK_MUL, TK_DIV, TK_BOR, TK_BAND,
+	TK_AND, TK_OR, TK_NOT, TK_PLUS, TK_MINUS, TK_MUL, TK_DIV, TK_BOR, TK_BAND, TK_MOD,
+	TK_OPASSIGN,	/* += -= *= /= %= |= &=: ival holds the operator's token */
 };
 
 struct scr_token {

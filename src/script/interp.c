@@ -434,6 +434,15 @@ static int eval(struct run *r, const struct scr_expr *e, struct scr_value *out)
 			mk_int(out, x / y);
 		}
 		break;
+	case TK_MOD:
+		if (y == 0 || y == -1) {
+			if (y == 0)
+				LOG_ERR("script: line %u: modulo by zero", e->line);
+			mk_int(out, 0);
+		} else {
+			mk_int(out, x % y);
+		}
+		break;
 	case TK_BOR: mk_int(out, x | y); break;
 	case TK_BAND: mk_int(out, x & y); break;
 	default: mk_int(out, 0); break;

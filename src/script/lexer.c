@@ -231,11 +231,16 @@ void scr_lex_next(struct scr_lexer *lx, struct scr_token *tk)
 		case ')': t = TK_RPAREN; break;
 		case ';': t = TK_SEMI; break;
 		case ',': t = TK_COMMA; break;
-		case ':': t = TK_COLON; break;
+		case ':':
+			/* ":=" (OpenSIPS: assign, dropping other values) is "=" here */
+			if (c1 == '=') { t = TK_ASSIGN; two = 1; }
+			else t = TK_COLON;
+			break;
 		case '+': t = TK_PLUS; break;
 		case '-': t = TK_MINUS; break;
 		case '*': t = TK_MUL; break;
 		case '/': t = TK_DIV; break;
+		case '%': t = TK_MOD; break;
 		case '=':
 			if (c1 == '=') { t = TK_EQ; two = 1; }
 			else if (c1 == '~') { t = TK_MATCH; two = 1; }
@@ -264,6 +269,14 @@ void scr_lex_next(struct scr_lexer *lx, struct scr_token *tk)
 			break;
 		default:
 			break;
+		}
+		/* compound assignment: the operator followed by '=' */
+		if (!two && c1 == '=' && (t == TK_PLUS || t == TK_MINUS || t == TK_MUL ||
+					  t == TK_DIV || t == TK_MOD || t == TK_BOR ||
+					  t == TK_BAND)) {
+			tk->ival = t;
+			t = TK_OPASSIGN;
+			two = 1;
 		}
 		adv(lx);
 		if (two)
@@ -316,7 +329,8 @@ const char *scr_tok_name(enum scr_tok t)
 		[TK_GT] = "'>'", [TK_LE] = "'<='", [TK_GE] = "'>='", [TK_MATCH] = "'=~'",
 		[TK_NMATCH] = "'!~'", [TK_AND] = "'&&'", [TK_OR] = "'||'", [TK_NOT] = "'!'",
 		[TK_PLUS] = "'+'", [TK_MINUS] = "'-'", [TK_MUL] = "'*'", [TK_DIV] = "'/'",
-		[TK_BOR] = "'|'", [TK_BAND] = "'&'",
+		[TK_BOR] = "'|'", [TK_BAND] = "'&'", [TK_MOD] = "'%'",
+		[TK_OPASSIGN] = "compound assignment",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "token";
 }

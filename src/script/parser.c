@@ -373,7 +373,7 @@ static int prec(enum scr_tok t)
 	case TK_BOR: return 4;
 	case TK_BAND: return 5;
 	case TK_PLUS: case TK_MINUS: return 6;
-	case TK_MUL: case TK_DIV: return 7;
+	case TK_MUL: case TK_DIV: case TK_MOD: return 7;
 	default: return 0;
 	}
 }
@@ -619,10 +619,12 @@ static struct scr_stmt *parse_stmt_inner(struct parser *ps)
 		struct scr_pvar *pv;
 
 		next(ps);
-		if (ps->tok.t != TK_ASSIGN) {
+		if (ps->tok.t != TK_ASSIGN && ps->tok.t != TK_OPASSIGN) {
 			err_tok(ps, &ps->tok, "'='");
 			return NULL;
 		}
+		struct scr_token op = ps->tok;
+
 		pv = pvar_of(ps, t.text, t.line, t.col);
 		if (!pv)
 			return NULL;
@@ -636,6 +638,18 @@ static struct scr_stmt *parse_stmt_inner(struct parser *ps)
 		if (!s || !(s->e = parse_expr(ps)))
 			return NULL;
 		s->pv = pv;
+		if (op.t == TK_OPASSIGN) {
+			/* $x op= e  ->  $x = $x op e */
+			struct scr_expr *l = mk(ps, EX_PVAR, &t), *b = mk(ps, EX_BIN, &op);
+
+			if (!l || !b)
+				return NULL;
+			l->pv = pv;
+			b->op = (enum scr_tok)op.ival;
+			b->l = l;
+			b->r = s->e;
+			s->e = b;
+		}
 		end_simple(ps);
 		return s;
 	}

@@ -204,13 +204,16 @@ static void test_pvar_writes(void **st)
 	    "  $var(s) = \"x\" + $var(a) + \"y\"; rec($var(s));\n"
 	    "  $var(n) = (2 + 3) * 4 - 10 / 5; rec($var(n));\n"
 	    "  $var(b) = 6 & 3 | 8; rec($var(b));\n"
+	    "  $var(c) := 17 % 5; $var(c) += 10; $var(c) *= 3; $var(c) -= 1; $var(c) /= 2;\n"
+	    "  $var(c) %= 7; $var(c) |= 8; $var(c) &= 12; rec($var(c));\n"
+	    "  $var(t) = \"a\"; $var(t) += \"b$rU\"; rec($var(t));\n"
 	    "  $avp(k) = \"val-$ci\"; rec($avp(k));\n"
 	    "  into($var(z)); rec($var(z));\n"
 	    "  $var(a) = NULL; rec(\"[$var(a)]\");\n"
 	    "}\n");
 	expect_rec("sip:carol@biloxi.example.com|sip:carol@example.org|sip:carol@example.org:5080|"
 		   "5080|sip:carol@example.org|sip:example.org|sip:dave@example.org|eve|h.example|"
-		   "sip:10.0.0.1:5090|6|x6y|18|10|val-a84b4c76e66710@pc33.atlanta.example.com|"
+		   "sip:10.0.0.1:5090|6|x6y|18|10|8|abeve|val-a84b4c76e66710@pc33.atlanta.example.com|"
 		   "filled|[]|");
 	assert_true(sy_str_eq(scr_ctx_ruri(&F.ctx), SY_STR("sip:eve@h.example;transport=tcp")));
 	assert_true(sy_str_eq(F.ctx.dst_uri, SY_STR("sip:10.0.0.1:5090")));
