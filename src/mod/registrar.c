@@ -290,6 +290,36 @@ static int ok_headers(const struct store_binding *v, unsigned n, sy_str path, in
 	return 0;
 }
 
+static int check_require(const struct sip_msg *m, struct sy_arena *a, struct reg_reply *rep)
+{
+	struct sbuf b;
+	int idx, n = 0;
+
+	if (sip_hdr_next(m, SIP_H_REQUIRE, 0) < 0)
+		return 0;
+	sb_init(&b, a, 1024);
+	sb_cstr(&b, "Unsupported: ");
+	for (idx = sip_hdr_next(m, SIP_H_REQUIRE, 0); idx >= 0;
+	     idx = sip_hdr_next(m, SIP_H_REQUIRE, idx + 1)) {
+		sy_str rest = m->hdr[idx].body, item;
+
+		while (rest.len && sip_list_next(rest, &item, &rest) == 0) {
+			if (!item.len || sy_str_caseeq_c(item, "path"))
+				continue;
+			if (n++)
+				sb_cstr(&b, ", ");
+			sb_str(&b, item);
+		}
+	}
+	if (!n)
+		return 0;
+	sb_cstr(&b, "\r\n");
+	set_reply(rep, 420, "Bad Extension");
+	if (!b.err)
+		rep->hdrs = sb_done(&b);
+	return EOPNOTSUPP;
+}
+
 int reg_save_msg(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int nat,
 		 unsigned max_contacts, struct sy_arena *a, struct reg_reply *rep)
 {
@@ -321,6 +351,11 @@ int reg_save_msg(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int nat,
 		set_reply(rep, 400, "AOR Too Long");
 		return EBADMSG;
 	}
+
+	/* §10.3 step 2 / §8.2.2.3: a Require naming an extension we do not do is refused with
+	 * the unknown tags listed; Path (RFC 3327) is the one we implement */
+	if ((err = check_require(m, a, rep)) != 0)
+		return err;
 
 	idx = sip_hdr_next(m, SIP_H_EXPIRES, 0);
 	if (idx >= 0) {
@@ -859,7 +894,7 @@ static int fn_save(struct scr_ctx *ctx, const struct scr_arg *args)
 		LOG_ERR("save: called on a %.*s, not a REGISTER", SY_FMT(ctx->msg->method));
 		return -1;
 	}
-	if (err && err != EBADMSG && err != ERANGE && err != EDQUOT)
+	if (err && err != EBADMSG && err != ERANGE && err != EDQUOT && err != EOPNOTSUPP)
 		LOG_ERR("save: %.*s: %u %s", SY_FMT(ctx->msg->to.uri_s), rep.code, rep.reason);
 	if (!flag_has(flags, 'r')) {
 		if (px_reply(ctx, rep.code, sy_cstr(rep.reason), rep.hdrs) != 0)

@@ -46,8 +46,9 @@ struct reg_reply {
 /* Process REGISTER m from rcv (§10.3 steps 5-8) against the location table. nat: store the
  * source as the NAT-reachable address (fix_nated_register()). max_contacts overrides
  * reg_cfg.max_contacts when non-zero. Always fills rep (200 with the current bindings, or
- * 400/403/423/500) and returns 0 when the bindings were updated, else an errno matching the
- * reply (EBADMSG 400, EDQUOT 403, ERANGE 423, EPROTO/ENOMEM/EAGAIN 500). */
+ * 400/403/420/423/500) and returns 0 when the bindings were updated, else an errno matching
+ * the reply (EBADMSG 400, EDQUOT 403, EOPNOTSUPP 420 with Unsupported, ERANGE 423,
+ * EPROTO/ENOMEM/EAGAIN 500). */
 int reg_save_msg(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int nat,
 		 unsigned max_contacts, struct sy_arena *a, struct reg_reply *rep);
 

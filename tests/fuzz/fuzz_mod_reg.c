@@ -85,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		CHECK(ul_init(NULL) == 0);
 		err = reg_save_msg(&m, &rcv, size & 1, 0, &a, &rep);
-		CHECK(rep.code == 200 || rep.code == 400 || rep.code == 403 || rep.code == 423 ||
+		CHECK(rep.code == 200 || rep.code == 400 || rep.code == 403 || rep.code == 420 ||
+		      rep.code == 423 ||
 		      rep.code == 500);
 		CHECK((err == 0) == (rep.code == 200));
 		if (rep.code == 200)

@@ -289,6 +289,22 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_int_equal(count("sip:alice@example.com"), 0);
 }
 
+static void test_require(void **state)
+{
+	struct reg_reply rep;
+
+	(void)state;
+	/* §10.3 step 2: an extension we do not implement is refused and named */
+	assert_int_equal(save(reg("q1", 1, "Contact: <sip:a@10.0.0.1>\r\nRequire: path, foo\r\n"
+				  "Require: bar\r\n"), &rep), EOPNOTSUPP);
+	assert_int_equal(rep.code, 420);
+	assert_true(hdrs_have(&rep, "Unsupported: foo, bar\r\n"));
+	assert_int_equal(count("sip:alice@example.com"), 0);
+	assert_int_equal(save(reg("q1", 2, "Contact: <sip:a@10.0.0.1>\r\nRequire: path\r\n"
+				  "Path: <sip:e.example;lr>\r\n"), &rep), 0);
+	assert_int_equal(count("sip:alice@example.com"), 1);
+}
+
 static void test_non_sip_to(void **state)
 {
 	struct reg_reply rep;
@@ -575,6 +591,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cseq_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expires_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_require, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_sip_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_contacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_instance_reg_id, setup, teardown),
