@@ -84,7 +84,7 @@ int tp_udp_open(struct sy_loop *l, int worker, unsigned listen_idx, int *fd_out)
 {
 	const struct tp_listen *ls = tp_listen_get(listen_idx);
 	struct udp_sock *us = &socks[listen_idx];
-	int fd, one = 1, rc = 0;
+	int fd, one = 1, rc = 0, rcvbuf = 4 << 20;
 
 	*fd_out = -1;
 	if (!rx) {
@@ -112,6 +112,8 @@ int tp_udp_open(struct sy_loop *l, int worker, unsigned listen_idx, int *fd_out)
 		LOG_ERR("udp %s:%u: cannot bind: %s", ls->host, ls->port, strerror(rc));
 		goto out;
 	}
+	/* absorb bursts while the worker is busy (capped by net.core.rmem_max; best effort) */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	us->fd = fd;
 	us->listen_idx = listen_idx;
 	us->worker = worker;
