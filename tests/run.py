@@ -5,6 +5,9 @@
       "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines are the counts; a binary
       that crashes, times out or exits non-zero without a FAILED line counts one failure more);
   (b) every fuzz replay binary in <asan>/fuzz/ over tests/fuzz/corpus/<name>/ (one test each);
+      for (a) and (b) the list comes from tests/unit/*.c and tests/fuzz/fuzz_*.c: a binary that
+      is missing or older than its source or a library it links (its build failed; `make test`
+      builds with -k so one broken test does not hide the others) is one failed test;
   (c) every `def test_*()` of tests/integration/test_*.py, each in its own python process
       (so a hung proxy or a leaked socket cannot leak into the next test), with a per-test
       timeout (module-level `TIMEOUT = seconds` overrides the default), output captured and
@@ -96,14 +99,52 @@ def run_capture(cmd, timeout, env=None, cwd=REPO):
     return rc, out.decode("utf-8", "replace"), time.monotonic() - t0
 
 
-def executables(d):
-    if not os.path.isdir(d):
-        return []
+def makefile_deps():
+    """{layer: [layers its unit tests link]} from the Makefile's LAYERS / DEPS_* lines."""
+    try:
+        with open(os.path.join(REPO, "Makefile")) as f:
+            mk = f.read()
+    except OSError:
+        return {}
+    m = re.search(r"^LAYERS\s*:?=\s*(.*)$", mk, re.M)
+    layers = m.group(1).split() if m else []
+    deps = {}
+    for name, val in re.findall(r"^DEPS_(\w+)\s*:?=\s*(.*)$", mk, re.M):
+        deps[name] = layers if "$(LAYERS)" in val else val.split()
+    return deps
+
+
+def stale_reason(binary, source, libs):
+    """Why binary cannot be trusted to be this tree's build of source: missing, or older than
+    its source or a library it links (make had to relink it and failed). None when fine."""
+    if not os.path.exists(binary):
+        return "not built (its compile or link failed, see the build output)"
+    t = os.path.getmtime(binary)
+    for dep in [source] + libs:
+        if os.path.exists(dep) and os.path.getmtime(dep) > t:
+            return "stale: older than %s (edited since the build, or its rebuild failed)" % \
+                os.path.relpath(dep, REPO)
+    return None
+
+
+def expected_binaries(asan):
+    """[(name, binary, source, libs)] for every unit test and fuzz target source in the tree,
+    so a test whose build failed counts as failed instead of vanishing."""
+    deps = makefile_deps()
     out = []
-    for n in sorted(os.listdir(d)):
-        p = os.path.join(d, n)
-        if os.path.isfile(p) and os.access(p, os.X_OK) and "." not in n:
-            out.append(p)
+    for kind, d, pat, layer_idx in (("unit", "tests/unit", r"^([a-z]+)_\w+\.c$", 1),
+                                    ("fuzz", "tests/fuzz", r"^fuzz_([a-z]+)_\w+\.c$", 1)):
+        src_dir = os.path.join(REPO, d)
+        if not os.path.isdir(src_dir):
+            continue
+        for fn in sorted(os.listdir(src_dir)):
+            m = re.match(pat, fn)
+            if not m:
+                continue
+            layer = m.group(layer_idx)
+            libs = [os.path.join(asan, "lib%s.a" % l) for l in deps.get(layer, [])]
+            out.append(("%s/%s" % (kind, fn[:-2]), os.path.join(asan, kind, fn[:-2]),
+                        os.path.join(src_dir, fn), libs))
     return out
 
 
@@ -214,12 +255,26 @@ def main():
     want = (lambda name: a.only in name) if a.only else (lambda name: True)
 
     if not a.no_unit:
-        for p in executables(os.path.join(asan, "unit")):
-            if want("unit/" + os.path.basename(p)):
-                run_unit(p, tally)
-        for p in executables(os.path.join(asan, "fuzz")):
-            if want("fuzz/" + os.path.basename(p)):
-                run_fuzz(p, tally)
+        # what the tree says should exist, not what happens to lie in the build dir: a test
+        # whose build failed counts as failed, a leftover binary of a deleted test is ignored
+        for name, binary, source, libs in expected_binaries(asan):
+            if not want(name):
+                continue
+            why = stale_reason(binary, source, libs)
+            if why:
+                tally.report(name, 0, 1, 0, "", why)
+            elif name.startswith("unit/"):
+                run_unit(binary, tally)
+            else:
+                run_fuzz(binary, tally)
+
+    if not a.no_integration and "SY_BIN" not in os.environ:
+        sy = os.path.join(asan, "switchyard")
+        libs = [os.path.join(asan, f) for f in (os.listdir(asan) if os.path.isdir(asan) else [])
+                if f.startswith("lib") and f.endswith(".a")]
+        why = stale_reason(sy, os.path.join(REPO, "src", "main.c"), libs)
+        if why:
+            tally.report("build/switchyard", 0, 1, 0, "", why)
 
     if not a.no_integration:
         env = dict(os.environ)
