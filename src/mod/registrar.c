@@ -402,6 +402,20 @@ int reg_save_msg(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int nat,
 		}
 		return ENOMEM;
 	}
+	{
+		/* the Path becomes Route headers and a $du at lookup: only well-formed SIP URIs
+		 * go in (RFC 3327 §4: Path values are name-addrs of SIP URIs) */
+		sy_str rest = path;
+		struct sip_nameaddr pn;
+
+		while (rest.len) {
+			if (sip_nameaddr_parse(rest, &pn, &rest) != 0 || pn.star ||
+			    (pn.uri.scheme != SIP_URI_SIP && pn.uri.scheme != SIP_URI_SIPS)) {
+				set_reply(rep, 400, "Bad Path");
+				return EBADMSG;
+			}
+		}
+	}
 	idx = sip_hdr_next(m, SIP_H_ALLOW, 0);
 	if (idx >= 0) {
 		sy_str allow_all;

@@ -279,6 +279,10 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_int_equal(count("sip:alice@example.com"), 0);
 	assert_int_equal(save(reg("b1", 1, "Contact: <sip:a@10.0.0.1>;q=2\r\n"), &rep), EBADMSG);
 	assert_int_equal(save(reg("b1", 1, "Contact: <mailto:a@example.com>\r\n"), &rep), EBADMSG);
+	assert_int_equal(save(reg("b1", 1, "Contact: <sip:a@10.0.0.1>\r\nPath: <sip:e;lr\r\n"),
+			      &rep), EBADMSG);
+	assert_int_equal(save(reg("b1", 1, "Contact: <sip:a@10.0.0.1>\r\nPath: <tel:+1>\r\n"),
+			      &rep), EBADMSG);
 	assert_int_equal(count("sip:alice@example.com"), 0);
 
 	/* more Contacts than one request may carry */
