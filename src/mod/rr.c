@@ -226,9 +226,10 @@ int rr_loose_route(struct scr_ctx *ctx)
 	mark = ctx->edits->n;
 	ruri = scr_ctx_ruri(ctx);
 
-	/* §16.4: a Request-URI we put in a Record-Route (ours, no user part) means the previous
-	 * hop was a strict router: the real target is the last Route value */
-	if (sip_uri_parse(ruri, &ru) == 0 && ours(&ru) && ru.user.len == 0) {
+	/* §16.4: a Request-URI we put in a Record-Route (ours, no user part, and the ;lr every
+	 * URI we record carries) means the previous hop was a strict router: the real target is
+	 * the last Route value. A request for the proxy itself (REGISTER sip:proxy) has no ;lr. */
+	if (sip_uri_parse(ruri, &ru) == 0 && ours(&ru) && ru.user.len == 0 && ru.lr) {
 		ctx->new_ruri = v[n - 1].na.uri_s;
 		v[n - 1].drop = 1;
 		n--;	/* consumed: not a hop for what follows */

@@ -23,10 +23,10 @@ int rr_record_route(struct scr_ctx *ctx, sy_str params);
 int rr_record_route_preset(struct scr_ctx *ctx, sy_str addr, sy_str addr2);
 
 /* loose_route(): §16.4 route information preprocessing. A Request-URI of ours without a user
- * part (a strict-routing previous hop put our Record-Route URI there) is replaced by the last
- * Route value; the top Route values that are ours are removed; the next one becomes $du, or,
- * when it is a strict router (no ;lr), the Request-URI, with the old Request-URI appended as
- * the last Route (§16.6 step 6). Returns 1 when the request carried Route values (processed;
+ * part and with ;lr (a strict-routing previous hop put our Record-Route URI there) is replaced
+ * by the last Route value; the top Route values that are ours are removed; the next one
+ * becomes $du, or, when it is a strict router (no ;lr), the Request-URI, with the old
+ * Request-URI appended as the last Route (§16.6 step 6). Returns 1 when the request carried Route values (processed;
  * with only ours the request then goes to its R-URI), -1 when it had none, -3 on an edit or
  * arena error (the message is left as it was). */
 int rr_loose_route(struct scr_ctx *ctx);

@@ -205,6 +205,18 @@ static void test_loose_route_strict_prev_hop(void **state)
 	assert_null(strstr(out, "Route: <sip:10.0.0.5;lr>, "));
 }
 
+static void test_loose_route_preloaded_to_us(void **state)
+{
+	(void)state;
+	/* a request for the proxy itself through a preloaded Route (outbound proxy): not the
+	 * strict-router case (no ;lr in the R-URI), our Route just goes */
+	mk("sip:127.0.0.1:17000", "Route: <sip:127.0.0.1:17000;lr>\r\n");
+	assert_int_equal(rr_loose_route(&ctx), 1);
+	assert_int_equal(ctx.new_ruri.len, 0);
+	assert_int_equal(ctx.dst_uri.len, 0);
+	assert_null(strstr(result(), "Route:"));
+}
+
 static void test_loose_route_strict_next_hop(void **state)
 {
 	(void)state;
@@ -275,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_loose_route_none),
 		cmocka_unit_test(test_loose_route_ours_then_next),
 		cmocka_unit_test(test_loose_route_strict_prev_hop),
+		cmocka_unit_test(test_loose_route_preloaded_to_us),
 		cmocka_unit_test(test_loose_route_strict_next_hop),
 		cmocka_unit_test(test_loose_route_malformed),
 		cmocka_unit_test(test_myself),
