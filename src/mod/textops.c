@@ -1,6 +1,7 @@
-/* textops.c: header operations of the "sipmsgops" unit (its OpenSIPS 3.x name; "textops", the
- * older name, is accepted and shares the table): append_hf, remove_hf, is_present_hf,
- * is_method, has_totag. Changes go into ctx->edits (sip_build), the message bytes are never
+/* textops.c: header operations. The "sipmsgops" unit has them all as in OpenSIPS 3.x:
+ * append_hf, remove_hf, is_present_hf, is_method, has_totag; the older "textops" unit name
+ * offers the header functions it held in OpenSIPS 1.x/2.x (append_hf, remove_hf,
+ * is_present_hf), so either loadmodule line works for them. Changes go into ctx->edits (sip_build), the message bytes are never
  * touched. Header names compare case-insensitively, compact forms included (RFC 3261 §7.3.1,
  * §7.3.3); method names are case-sensitive (§7.1). */
 #include <string.h>
@@ -114,5 +115,13 @@ static const struct scr_fn tx_fns[] = {
 	{ NULL, 0, 0, { SCR_ARG_NONE }, 0, NULL },
 };
 
+/* the first three rows of tx_fns */
+static const struct scr_fn textops_fns[] = {
+	{ "append_hf", 1, 2, { SCR_ARG_STR, SCR_ARG_STR }, R_MSG, tx_append_hf },
+	{ "remove_hf", 1, 1, { SCR_ARG_STR }, R_MSG, tx_remove_hf },
+	{ "is_present_hf", 1, 1, { SCR_ARG_STR }, R_MSG, tx_is_present_hf },
+	{ NULL, 0, 0, { SCR_ARG_NONE }, 0, NULL },
+};
+
 const struct scr_unit sipmsgops_unit = { "sipmsgops", tx_fns, NULL, NULL };
-const struct scr_unit textops_unit = { "textops", tx_fns, NULL, NULL };
+const struct scr_unit textops_unit = { "textops", textops_fns, NULL, NULL };

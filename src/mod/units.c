@@ -5,8 +5,8 @@
  * Adding a unit: write src/mod/<name>.c with one `const struct scr_unit <prefix>_unit` (its
  * function table: argument types and allowed route types; its modparams; an optional init),
  * declare it in the unit's header, include that header below and add one line to scr_units[].
- * Function names must be unique across units (the first unit listed wins); a unit that is an
- * alias of another (textops/sipmsgops) shares the same function table. */
+ * A function name may appear in several units only with the same handler (textops and
+ * sipmsgops both offer append_hf): the first loaded unit listed wins. */
 #include <stddef.h>
 
 #include "mod/nathelper.h"

@@ -246,8 +246,23 @@ static void test_textops(void **st)
 				    "X-Removed: yes\r\nX-Nothing: yes\r\n\r\n"));
 	done();
 
-	/* textops is the same unit under its older name */
-	run(INV70, "loadmodule \"textops.so\"\nloadmodule \"core.so\"\n"
+	/* textops (the older name) has the header functions only; is_method and has_totag are
+	 * sipmsgops', as in OpenSIPS */
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		struct scr_prog *p = NULL;
+		const char *s = "loadmodule \"textops.so\"\n"
+				"route { append_hf(\"X: y\"); if (has_totag()) exit; }\n";
+
+		assert_int_equal(scr_load_mem("t.cfg", s, strlen(s), f, &p), EINVAL);
+		fclose(f);
+		assert_string_equal(buf, "t.cfg:2:32: function 'has_totag' needs loadmodule "
+					 "\"sipmsgops.so\"\n");
+		free(buf);
+	}
+	run(INV70, "loadmodule \"textops.so\"\nloadmodule \"sipmsgops.so\"\n"
 		   "route {\n"
 		   "  if (is_present_hf(\"x-CUSTOM\")) xlog(\"L_DBG\", \"present\");\n"
 		   "  else exit;\n"
