@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -672,21 +673,27 @@ int reg_registered(struct scr_ctx *ctx, sy_str aor)
 }
 
 /* ---- serial forking: per-transaction lists of q groups.
- * A short table keyed by (Call-ID, CSeq, From tag) with a lifetime: the failure_route of the
- * same transaction finds it; entries of transactions that never came back expire. */
-#define SERIAL_SLOTS 256u
-#define SERIAL_TTL 300
+ * A hash table keyed by (Call-ID, CSeq, From tag): the failure_route of the same transaction
+ * finds its entry. An entry goes when its last group is taken; one whose call was answered
+ * before that lingers until SERIAL_TTL, and is swept lazily (its bucket on every visit, the
+ * whole table every SERIAL_SWEEP loads). SERIAL_MAX bounds the memory. */
+#define SERIAL_BUCKETS 1024u
+#define SERIAL_MAX 65536u
+#define SERIAL_TTL 600		/* s: a few fr_inv_timeout rounds of failure_route */
+#define SERIAL_SWEEP 1024u
 
 struct serial {
-	int used;
+	struct serial *next;
 	int64_t born;
-	char *key;		/* malloc'd: callid \n cseq \n fromtag */
+	uint32_t hash;
+	unsigned n, next_idx;
+	struct store_binding *t;	/* n targets, strings after them in this block */
 	size_t key_len;
-	struct store_binding *t;	/* malloc'd copy, strings in the same block */
-	unsigned n, next;
+	char key[];			/* callid \n cseq \n fromtag */
 };
 
-static struct serial serial_tab[SERIAL_SLOTS];
+static struct serial *serial_tab[SERIAL_BUCKETS];
+static unsigned serial_count, serial_loads;
 static pthread_mutex_t serial_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int serial_key(const struct scr_ctx *ctx, char *buf, size_t cap, size_t *len)
@@ -704,33 +711,57 @@ static int serial_key(const struct scr_ctx *ctx, char *buf, size_t cap, size_t *
 	return 0;
 }
 
-static void serial_free(struct serial *s)
+static uint32_t serial_hash(const char *key, size_t len)
 {
-	free(s->key);
-	free(s->t);
-	memset(s, 0, sizeof(*s));
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 16777619u;
+	}
+	return h;
 }
 
-static struct serial *serial_find(const char *key, size_t len)
+/* unlink and free the entries of one bucket that are expired (or match key); serial_mu held */
+static void serial_sweep_bucket(unsigned b, int64_t now, const char *key, size_t klen)
 {
-	unsigned i;
+	struct serial **pp = &serial_tab[b];
 
-	for (i = 0; i < SERIAL_SLOTS; i++)
-		if (serial_tab[i].used && serial_tab[i].key_len == len &&
-		    memcmp(serial_tab[i].key, key, len) == 0)
-			return &serial_tab[i];
+	while (*pp) {
+		struct serial *x = *pp;
+
+		if (now - x->born > SERIAL_TTL ||
+		    (key && x->key_len == klen && memcmp(x->key, key, klen) == 0)) {
+			*pp = x->next;
+			free(x);
+			serial_count--;
+		} else {
+			pp = &x->next;
+		}
+	}
+}
+
+static struct serial **serial_find(const char *key, size_t len, uint32_t h)
+{
+	struct serial **pp = &serial_tab[h % SERIAL_BUCKETS];
+
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->hash == h && (*pp)->key_len == len && memcmp((*pp)->key, key, len) == 0)
+			return pp;
 	return NULL;
 }
 
 int reg_load_contacts(struct scr_ctx *ctx)
 {
-	struct store_binding *t, *copy;
-	struct serial *s = NULL;
-	unsigned n, i;
+	struct store_binding *t;
+	struct serial *s;
+	unsigned n, i, bkt;
 	size_t sz, klen;
-	char key[1024], *p;
+	char key[1024], *q;
 	int64_t now = ul_now();
 	struct sip_uri u;
+	uint32_t h;
 	sy_str aor;
 
 	/* the request's own R-URI: lookup() may already have replaced $ru by a contact */
@@ -741,65 +772,60 @@ int reg_load_contacts(struct scr_ctx *ctx)
 		return -1;
 	if (serial_key(ctx, key, sizeof(key), &klen) != 0)
 		return -1;
-	sz = n * sizeof(*t);
+	/* header, key, up to 15 bytes to align the targets, targets, their strings */
+	sz = sizeof(*s) + klen + 15 + n * sizeof(*t);
 	for (i = 0; i < n; i++)
 		sz += t[i].contact.len + t[i].path.len + t[i].received.len;
-	copy = malloc(sz);
-	p = malloc(klen);
-	if (!copy || !p) {
-		free(copy);
-		free(p);
+	/* loading a serial fork is once per call, not per message: one malloc for all of it */
+	s = malloc(sz);
+	if (!s)
 		return -1;
+	h = serial_hash(key, klen);
+	s->next = NULL;
+	s->born = now;
+	s->hash = h;
+	s->n = n;
+	s->next_idx = 0;
+	s->key_len = klen;
+	memcpy(s->key, key, klen);
+	s->t = (struct store_binding *)(((uintptr_t)(s->key + klen) + 15u) & ~(uintptr_t)15u);
+	q = (char *)&s->t[n];
+	for (i = 0; i < n; i++) {
+		memset(&s->t[i], 0, sizeof(s->t[i]));
+		s->t[i].q = t[i].q;
+		s->t[i].flags = t[i].flags;
+		s->t[i].last_modified = t[i].last_modified;
+		s->t[i].contact = sy_str_make(q, t[i].contact.len);
+		memcpy(q, t[i].contact.s, t[i].contact.len);
+		q += t[i].contact.len;
+		s->t[i].path = sy_str_make(q, t[i].path.len);
+		if (t[i].path.len)
+			memcpy(q, t[i].path.s, t[i].path.len);
+		q += t[i].path.len;
+		s->t[i].received = sy_str_make(q, t[i].received.len);
+		if (t[i].received.len)
+			memcpy(q, t[i].received.s, t[i].received.len);
+		q += t[i].received.len;
 	}
-	memcpy(p, key, klen);
-	{
-		char *q = (char *)&copy[n];
 
-		for (i = 0; i < n; i++) {
-			memset(&copy[i], 0, sizeof(copy[i]));
-			copy[i].q = t[i].q;
-			copy[i].flags = t[i].flags;
-			copy[i].last_modified = t[i].last_modified;
-			memcpy(q, t[i].contact.s, t[i].contact.len);
-			copy[i].contact = sy_str_make(q, t[i].contact.len);
-			q += t[i].contact.len;
-			if (t[i].path.len)
-				memcpy(q, t[i].path.s, t[i].path.len);
-			copy[i].path = sy_str_make(q, t[i].path.len);
-			q += t[i].path.len;
-			if (t[i].received.len)
-				memcpy(q, t[i].received.s, t[i].received.len);
-			copy[i].received = sy_str_make(q, t[i].received.len);
-			q += t[i].received.len;
-		}
-	}
 	pthread_mutex_lock(&serial_mu);
-	for (i = 0; i < SERIAL_SLOTS; i++) {
-		struct serial *x = &serial_tab[i];
-
-		if (x->used && (now - x->born > SERIAL_TTL ||
-				(x->key_len == klen && memcmp(x->key, key, klen) == 0)))
-			serial_free(x);
-		if (!x->used && !s)
-			s = x;
-	}
-	if (s) {
-		s->used = 1;
-		s->born = now;
-		s->key = p;
-		s->key_len = klen;
-		s->t = copy;
-		s->n = n;
-		s->next = 0;
-	}
-	pthread_mutex_unlock(&serial_mu);
-	if (!s) {
+	bkt = h % SERIAL_BUCKETS;
+	/* a reload for the same transaction replaces the old list */
+	serial_sweep_bucket(bkt, now, key, klen);
+	if (++serial_loads % SERIAL_SWEEP == 0)
+		for (i = 0; i < SERIAL_BUCKETS; i++)
+			serial_sweep_bucket(i, now, NULL, 0);
+	if (serial_count >= SERIAL_MAX) {
+		pthread_mutex_unlock(&serial_mu);
 		LOG_ERR("t_load_contacts: %u serial forks in progress, no room for another",
-			SERIAL_SLOTS);
-		free(copy);
-		free(p);
+			SERIAL_MAX);
+		free(s);
 		return -1;
 	}
+	s->next = serial_tab[bkt];
+	serial_tab[bkt] = s;
+	serial_count++;
+	pthread_mutex_unlock(&serial_mu);
 	/* what lookup() set up is replaced by the groups: t_next_contacts() starts them */
 	ctx->nbranches = 0;
 	return 1;
@@ -807,39 +833,39 @@ int reg_load_contacts(struct scr_ctx *ctx)
 
 int reg_next_contacts(struct scr_ctx *ctx)
 {
-	struct serial *s;
+	struct serial **pp, *s;
 	struct store_binding *grp;
-	unsigned i, k = 0, first;
+	unsigned i, k, first;
 	size_t klen;
 	char key[1024];
-	int q0, rc = -1;
+	int q0, done;
 
 	if (serial_key(ctx, key, sizeof(key), &klen) != 0)
 		return -1;
 	pthread_mutex_lock(&serial_mu);
-	s = serial_find(key, klen);
-	if (!s || s->next >= s->n) {
-		if (s)
-			serial_free(s);
-		goto out;
+	pp = serial_find(key, klen, serial_hash(key, klen));
+	if (!pp) {
+		pthread_mutex_unlock(&serial_mu);
+		return -1;
 	}
-	first = s->next;
+	s = *pp;
+	first = s->next_idx;
 	q0 = s->t[first].q >= 0 ? s->t[first].q : reg_cfg.default_q;
-	while (s->next < s->n &&
-	       (s->t[s->next].q >= 0 ? s->t[s->next].q : reg_cfg.default_q) == q0)
-		s->next++;
-	k = s->next - first;
-	/* copy the group into the arena: the table entry may be freed by another worker */
+	while (s->next_idx < s->n &&
+	       (s->t[s->next_idx].q >= 0 ? s->t[s->next_idx].q : reg_cfg.default_q) == q0)
+		s->next_idx++;
+	k = s->next_idx - first;
+	/* copy the group into the arena: the entry may be freed right after */
 	grp = sy_arena_alloc(ctx->arena, k * sizeof(*grp));
-	if (!grp)
-		goto out;
-	for (i = 0; i < k; i++) {
-		struct store_binding *b = &s->t[first + i];
-		size_t len = b->contact.len + b->path.len + b->received.len;
-		char *p = sy_arena_alloc(ctx->arena, len + 1);
+	for (i = 0; grp && i < k; i++) {
+		const struct store_binding *b = &s->t[first + i];
+		char *p = sy_arena_alloc(ctx->arena, b->contact.len + b->path.len +
+						     b->received.len + 1);
 
-		if (!p)
-			goto out;
+		if (!p) {
+			grp = NULL;
+			break;
+		}
 		grp[i] = *b;
 		memcpy(p, b->contact.s, b->contact.len);
 		grp[i].contact = sy_str_make(p, b->contact.len);
@@ -852,14 +878,19 @@ int reg_next_contacts(struct scr_ctx *ctx)
 			memcpy(p, b->received.s, b->received.len);
 		grp[i].received = sy_str_make(p, b->received.len);
 	}
-	if (s->next >= s->n)
-		serial_free(s);
+	done = s->next_idx >= s->n;
+	if (done) {
+		*pp = s->next;
+		free(s);
+		serial_count--;
+	}
 	pthread_mutex_unlock(&serial_mu);
+	if (!grp) {
+		LOG_ERR("t_next_contacts: message arena full");
+		return -1;
+	}
 	ctx->nbranches = 0;
 	return set_targets(ctx, grp, k) == 0 ? 1 : -1;
-out:
-	pthread_mutex_unlock(&serial_mu);
-	return rc;
 }
 
 /* ---- script handlers */
