@@ -134,7 +134,10 @@ static void tm_send_cancel(struct tm_branch *b)
 	struct sy_loop *lp = tm_loop();
 
 	if (tm_build_hop(b, "CANCEL", SY_NULL_STR, &b->cbuf, &b->clen)) {
+		/* logged; the branch still waits its 64*T1 for a final reply, then ends */
 		b->cancel = TM_CAN_DONE;
+		b->cancel_wait = 1;
+		sy_timer_start(lp, &b->t_fr, tm_64t1(), tm_fr_cb, b);
 		return;
 	}
 	b->cancel = TM_CAN_SENT;

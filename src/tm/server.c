@@ -187,34 +187,42 @@ nomem:
 	return ENOMEM;
 }
 
+static void tm_server_final(struct tm_trans *t, unsigned code);
+
 int tm_send_local(struct tm_trans *t, unsigned code, sy_str reason, sy_str extra)
 {
 	struct sy_arena *a = tm_scratch();
 	size_t mark, cap, len = 0;
 	char *buf;
-	int rc;
+	int rc, built = 0;
 
-	if (!a)
-		return ENOMEM;
 	if (!reason.len)
 		reason = sy_cstr(sip_reason_phrase(code));
+	if (!a) {
+		rc = ENOMEM;
+		goto fail;
+	}
 	mark = a->used;
 	cap = t->req_len + extra.len + t->to_tag_len + t->via_params_len + reason.len + 256;
 	buf = sy_arena_alloc(a, cap);
-	if (!buf) {
-		a->used = mark;
-		LOG_ERR("tm: no scratch memory for a local %u", code);
-		return ENOMEM;
-	}
-	rc = sip_reply_build(t->lmsg, code, reason,
+	rc = buf ? 0 : ENOMEM;
+	if (!rc)
+		rc = sip_reply_build(t->lmsg, code, reason,
 			     code > 100 ? sy_str_make(t->to_tag, t->to_tag_len) : SY_NULL_STR,
 			     sy_str_make(t->via_params, t->via_params_len), extra, SY_NULL_STR, buf,
 			     cap, &len);
-	if (!rc)
+	if (!rc) {
+		built = 1;
 		rc = tm_send_upstream(t, buf, len, code, 1);
-	else
-		LOG_ERR("tm: cannot build a local %u (%d)", code, rc);
+	}
 	a->used = mark;
+	if (built)
+		return rc;
+fail:
+	/* the reply could not be made: the transaction still ends as if it had been sent */
+	LOG_ERR("tm: cannot build a local %u for %.*s (%d)", code, SY_FMT(t->msg.callid), rc);
+	if (code >= 200)
+		tm_server_final(t, code);
 	return rc;
 }
 
@@ -251,31 +259,11 @@ static unsigned tm_wait_ms(void)
 	return tm_cfg.wt_ms ? tm_cfg.wt_ms : 5000;
 }
 
-int tm_send_upstream(struct tm_trans *t, const char *buf, size_t len, unsigned code, int local)
+/* the server side after a final reply went (or should have gone) upstream */
+static void tm_server_final(struct tm_trans *t, unsigned code)
 {
 	struct sy_loop *lp = tm_loop();
-	int rc;
 
-	if (len > t->last_cap) {
-		char *p = tm_alloc(t, len + 64);
-
-		if (!p)
-			return ENOMEM;
-		t->last = p;
-		t->last_cap = len + 64;
-	}
-	memcpy(t->last, buf, len);
-	t->last_len = len;
-	t->last_code = code;
-	t->last_local = local;
-	t->any_local |= local;
-	t->any_relayed |= !local;
-	rc = tm_send(&t->up, t->last, t->last_len);
-	if (code < 200) {
-		if (t->sstate == TM_S_TRYING)
-			t->sstate = TM_S_PROCEEDING;
-		return rc;
-	}
 	t->final_sent = 1;
 	if (t->mid == SIP_M_INVITE && code < 300) {
 		/* a 2xx ends the INVITE server transaction (§17.2.1); we stay a little (RFC 6026
@@ -289,9 +277,9 @@ int tm_send_upstream(struct tm_trans *t, const char *buf, size_t len, unsigned c
 	} else if (t->mid == SIP_M_INVITE) {
 		if (t->sstate == TM_S_COMPLETED || t->sstate == TM_S_CONFIRMED ||
 		    t->sstate == TM_S_ACCEPTED)
-			return rc;
+			return;
 		t->sstate = TM_S_COMPLETED;
-		if (!tm_reliable(t->up.proto)) {
+		if (!tm_reliable(t->up.proto) && t->last_len) {
 			t->s_retr_ms = tm_cfg.t1_ms;
 			sy_timer_start(lp, &t->s_retr, t->s_retr_ms, tm_s_retr_cb, t);
 		}
@@ -302,6 +290,39 @@ int tm_send_upstream(struct tm_trans *t, const char *buf, size_t len, unsigned c
 		sy_timer_start(lp, &t->s_end, tm_reliable(t->up.proto) ? 0 : tm_64t1(),
 			       tm_s_end_cb, t);
 	}
+}
+
+int tm_send_upstream(struct tm_trans *t, const char *buf, size_t len, unsigned code, int local)
+{
+	int rc;
+
+	if (len > t->last_cap) {
+		char *p = tm_alloc(t, len + 64);
+
+		if (p) {
+			t->last = p;
+			t->last_cap = len + 64;
+		}
+	}
+	if (len <= t->last_cap) {
+		memcpy(t->last, buf, len);
+		t->last_len = len;
+	} else {
+		/* no memory to keep it: sent once, retransmissions get nothing */
+		LOG_ERR("tm: no memory to keep the %u for %.*s", code, SY_FMT(t->msg.callid));
+		t->last_len = 0;
+	}
+	t->last_code = code;
+	t->last_local = local;
+	t->any_local |= local;
+	t->any_relayed |= !local;
+	rc = tm_send(&t->up, buf, len);
+	if (code < 200) {
+		if (t->sstate == TM_S_TRYING)
+			t->sstate = TM_S_PROCEEDING;
+		return rc;
+	}
+	tm_server_final(t, code);
 	return rc;
 }
 

@@ -303,6 +303,30 @@ static void test_stale_reply_not_ours(void **state)
 	assert_int_equal(reply_to((unsigned)k, 486, "ts"), 1);
 }
 
+static void test_no_scratch_memory_still_ends(void **state)
+{
+	struct sy_arena *a = sy_worker_arena();
+	char req[1024];
+	size_t used;
+	int k;
+
+	(void)state;
+	tm_cfg.fr_inv_ms = 1000;
+	assert_int_equal(relay(request(req, "INVITE", "z9hG4bKm1", "c-m@x", NULL)), 0);
+	k = find(DOWN_PORT, "INVITE ", 0);
+	assert_int_equal(reply_to((unsigned)k, 180, "tm"), 1);
+	/* Timer C fires with no scratch memory: neither the CANCEL nor the local 408 can be
+	 * built (each logged); the transaction must end all the same */
+	used = a->used;
+	a->used = a->cap;
+	advance(1000);
+	a->used = used;
+	assert_int_equal(count(DOWN_PORT, "CANCEL "), 0);
+	assert_int_equal(count(UP_PORT, "SIP/2.0 408"), 0);
+	advance(70000);
+	assert_int_equal(tm_count(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +343,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_branch_id_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overload_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_reply_not_ours, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_scratch_memory_still_ends, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
