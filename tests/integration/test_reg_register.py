@@ -3,7 +3,9 @@ bindings and their expires, refresh, unregister, Contact: *, 423 with Min-Expire
 max_contacts, bad input (non-SIP To, malformed Contact, expires beyond 2^32, thousands of
 Contacts) answered 4xx with nothing stored, and the bindings surviving a restart (SQLite)."""
 import os
+import sqlite3
 import tempfile
+import time
 
 from harness import Proxy, UdpPeer, make_request, rand_token
 
@@ -199,6 +201,48 @@ def test_bindings_survive_restart():
         # the stored Call-ID/CSeq still order requests after the restart
         r = register(ua, px, "dave", "<sip:dave@127.0.0.1:5>;expires=0", "cid-1", 4)
         assert r.status == 500, r.text
+        px.stop()
+
+
+def db_rows(db):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        return con.execute("SELECT aor, contact, expires FROM location ORDER BY contact").fetchall()
+    finally:
+        con.close()
+
+
+def wait_rows(db, n, timeout=5):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        rows = db_rows(db)
+        if len(rows) == n:
+            return rows
+        time.sleep(0.1)
+    return db_rows(db)
+
+
+def test_write_through_and_purge():
+    """every change lands in SQLite (written by the store's thread), and the purge timer takes
+    expired bindings out of memory and out of the table"""
+    db = db_path()
+    cfg = CFG.replace('modparam("registrar", "min_expires", 60)',
+                      'modparam("registrar", "min_expires", 1)\n'
+                      'modparam("usrloc", "timer_interval", 1)')
+    with Proxy(cfg, name="reg-purge", subst={"DB": db}) as px:
+        ua = UdpPeer()
+        r = register(ua, px, "fred", "<sip:fred@127.0.0.1:1>;expires=2, <sip:fred@127.0.0.1:2>",
+                     "cid-1", 1)
+        assert r.status == 200, r.text
+        rows = wait_rows(db, 2)
+        assert [(a, c) for a, c, _ in rows] == [("sip:fred@127.0.0.1", "sip:fred@127.0.0.1:1"),
+                                                ("sip:fred@127.0.0.1", "sip:fred@127.0.0.1:2")], rows
+        r = register(ua, px, "fred", "<sip:fred@127.0.0.1:2>;expires=0", "cid-1", 2)
+        assert r.status == 200 and len(r.hdrs("Contact")) == 1, r.text
+        assert [c for _, c, _ in wait_rows(db, 1)] == ["sip:fred@127.0.0.1:1"]
+        time.sleep(2.5)
+        assert not is_registered(ua, px, "fred")
+        assert wait_rows(db, 0) == []
         px.stop()
 
 
