@@ -797,7 +797,6 @@ bad:
 
 static void parse_loadmodule(struct parser *ps)
 {
-	struct scr_token kw = ps->tok;
 	const struct scr_unit *u;
 	sy_str n;
 
@@ -825,7 +824,6 @@ static void parse_loadmodule(struct parser *ps)
 		if (ps->p->nloaded < SCR_MAX_UNITS)
 			ps->p->loaded[ps->p->nloaded++] = u;
 	}
-	(void)kw;
 	next(ps);
 	if (ps->tok.t == TK_SEMI)
 		next(ps);
@@ -833,7 +831,7 @@ static void parse_loadmodule(struct parser *ps)
 
 static void parse_modparam(struct parser *ps)
 {
-	struct scr_token kw = ps->tok, ut, nt, vt;
+	struct scr_token ut, nt, vt;
 	const struct scr_unit *u;
 	const struct scr_modparam *mp;
 	struct scr_arg a;
@@ -921,7 +919,6 @@ static void parse_modparam(struct parser *ps)
 			 u->name, emsg ? emsg : "invalid value");
 	return;
 bad:
-	(void)kw;
 	sync_stmt(ps);
 }
 
