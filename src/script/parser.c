@@ -1141,6 +1141,24 @@ void scr_parse(struct scr_prog *p, const char *src, size_t len, struct scr_diag 
 				parse_route_block(&ps, route_kw[k].type, route_kw[k].named);
 				continue;
 			}
+			if (is_kw(&ps.tok, "error_route") || is_kw(&ps.tok, "event_route") ||
+			    is_kw(&ps.tok, "include_file") || is_kw(&ps.tok, "import_file")) {
+				/* OpenSIPS constructs with no counterpart here: one clear line,
+				 * then skip the block or the statement */
+				scr_diag(d, ps.tok.line, ps.tok.col, "'%.*s' is not supported",
+					 SY_FMT(ps.tok.text));
+				next(&ps);
+				while (ps.tok.t != TK_LBRACE && ps.tok.t != TK_EOF &&
+				       ps.tok.t != TK_SEMI && ps.tok.t != TK_STR)
+					next(&ps);
+				if (ps.tok.t == TK_LBRACE)
+					parse_block(&ps, 0);
+				else if (ps.tok.t != TK_EOF)
+					next(&ps);
+				if (ps.tok.t == TK_SEMI)
+					next(&ps);
+				continue;
+			}
 			if (is_kw(&ps.tok, "loadmodule")) {
 				parse_loadmodule(&ps);
 				continue;

@@ -352,6 +352,11 @@ static void test_err_misc(void **st)
 	expect_errors("route { 1 + 2; }\n", "t.cfg:1:9: statement has no effect\n");
 	expect_errors("route { if (nope) { ok(); } }\n", "t.cfg:1:13: unknown name 'nope'\n");
 	expect_errors("route { @ }\n", "t.cfg:1:9: unexpected character '@'\n");
+	expect_errors("event_route[E_UL_CONTACT_INSERT] {\n  ok();\n}\ninclude_file \"x.cfg\"\n"
+		      "error_route { exit; }\nroute { ok(); }\n",
+		      "t.cfg:1:1: 'event_route' is not supported\n"
+		      "t.cfg:4:1: 'include_file' is not supported\n"
+		      "t.cfg:5:1: 'error_route' is not supported\n");
 }
 
 /* several errors in one file: all reported, in line order (parse and name errors mixed) */
