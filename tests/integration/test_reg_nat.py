@@ -31,6 +31,11 @@ route {
     }
     t_relay();
 }
+onreply_route {
+    if (nat_uac_test(1)) {
+        fix_nated_contact();
+    }
+}
 """
 
 
@@ -57,6 +62,8 @@ def test_nated_contact_reached_at_source():
         bob.reply(inv, 200, headers=["Contact: <sip:bob@192.168.1.20:5062>"])
         ok = alice.expect(200)
         assert ok.call_id == inv.call_id
+        # the callee's private Contact in the reply is fixed too (onreply_route)
+        assert ok.hdr("Contact") == "<sip:bob@%s>" % bob.hostport(), ok.text
         px.stop()
 
 
