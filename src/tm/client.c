@@ -494,6 +494,12 @@ static void tm_on_prov(struct scr_ctx *ctx, struct tm_trans *t, struct tm_branch
 	char *buf;
 	size_t len;
 
+	if (b->state == TM_C_TERMINATED && t->mid == SIP_M_INVITE && !b->rcvd_final &&
+	    b->cancel == TM_CAN_NONE) {
+		/* the branch timed out before any reply and now rings: stop it (§16.8) */
+		tm_send_cancel(b);
+		return;
+	}
 	if (b->state != TM_C_CALLING && b->state != TM_C_PROCEEDING)
 		return;
 	if (b->state == TM_C_CALLING) {

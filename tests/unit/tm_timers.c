@@ -327,6 +327,29 @@ static void test_no_scratch_memory_still_ends(void **state)
 	assert_int_equal(tm_count(), 0);
 }
 
+static void test_late_provisional_after_timeout_is_cancelled(void **state)
+{
+	char req[1024];
+	int k;
+
+	(void)state;
+	tm_cfg.fr_ms = 2000;
+	assert_int_equal(relay(request(req, "INVITE", "z9hG4bKl1", "c-l@x", NULL)), 0);
+	k = find(DOWN_PORT, "INVITE ", 0);
+	advance(2000);
+	assert_int_equal(count(UP_PORT, "SIP/2.0 408"), 1);
+	assert_int_equal(count(DOWN_PORT, "CANCEL "), 0);	/* nothing to cancel yet */
+	/* the callee wakes up and rings: it must be stopped, the 180 goes nowhere */
+	assert_int_equal(reply_to((unsigned)k, 180, "tl"), 1);
+	assert_int_equal(count(DOWN_PORT, "CANCEL "), 1);
+	assert_int_equal(count(UP_PORT, "SIP/2.0 180"), 0);
+	assert_int_equal(reply_to((unsigned)k, 487, "tl"), 1);
+	assert_int_equal(count(DOWN_PORT, "ACK "), 1);
+	assert_int_equal(count(UP_PORT, "SIP/2.0 487"), 0);
+	advance(70000);
+	assert_int_equal(tm_count(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +367,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overload_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_reply_not_ours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_scratch_memory_still_ends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_provisional_after_timeout_is_cancelled,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
