@@ -145,6 +145,10 @@ int scr_load_mem(const char *name, const char *text, size_t len, void *err_file,
 int scr_units_init(const struct scr_prog *p);
 /* 1 when loadmodule named that unit (core always counts as loaded) */
 int scr_unit_loaded(const struct scr_prog *p, const char *unit);
+/* the bit a flag name used by the script (setflag(NAT), isflag("NAT")) was given at load, for
+ * units whose modparams name flags (usrloc nat_bflag): 0..63, or -1 when the script never
+ * uses that name */
+int scr_flag_index(const struct scr_prog *p, sy_str name);
 void scr_free(struct scr_prog *prog);
 
 /* global parameters the script set (listen, workers, log_level, alias) */

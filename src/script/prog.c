@@ -250,6 +250,14 @@ sy_str scr_route_name(const struct scr_prog *p, enum scr_route_type type, int id
 	return p->rt[scr_type_index(type)].r[idx].name;
 }
 
+int scr_flag_index(const struct scr_prog *p, sy_str name)
+{
+	for (unsigned i = 0; p && i < p->nflags; i++)
+		if (sy_str_eq(p->flag_names[i], name))
+			return (int)i;
+	return -1;
+}
+
 int scr_units_init(const struct scr_prog *p)
 {
 	for (const struct scr_unit *const *u = scr_units; *u; u++) {

@@ -259,6 +259,12 @@ static void test_flags(void **st)
 	/* 3 numeric, NAT and OTHER named: three distinct bits */
 	assert_int_equal(__builtin_popcountll(F.ctx.flags), 3);
 	assert_true(F.ctx.flags & (1u << 3));
+	/* names get bits at load, in order of first use, numbers are kept as they are */
+	assert_int_equal(scr_flag_index(F.prog, SY_STR("NAT")), 0);
+	assert_int_equal(scr_flag_index(F.prog, SY_STR("OTHER")), 1);
+	assert_int_equal(scr_flag_index(F.prog, SY_STR("UNSET")), 2);
+	assert_int_equal(scr_flag_index(F.prog, SY_STR("NOPE")), -1);
+	assert_true(F.ctx.flags & 1);
 	done();
 }
 
