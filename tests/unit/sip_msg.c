@@ -77,6 +77,59 @@ static void test_index_and_compact(void **state)
 	assert_int_equal(sip_method_id(SY_STR("invite")), SIP_M_OTHER);
 }
 
+static void test_hdr_id_of_all(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		enum sip_hdr_id id;
+	} names[] = {
+		{ "Via", SIP_H_VIA }, { "From", SIP_H_FROM }, { "To", SIP_H_TO },
+		{ "Call-ID", SIP_H_CALL_ID }, { "CSeq", SIP_H_CSEQ },
+		{ "Max-Forwards", SIP_H_MAX_FORWARDS }, { "Contact", SIP_H_CONTACT },
+		{ "Route", SIP_H_ROUTE }, { "Record-Route", SIP_H_RECORD_ROUTE },
+		{ "Content-Length", SIP_H_CONTENT_LENGTH }, { "Content-Type", SIP_H_CONTENT_TYPE },
+		{ "Expires", SIP_H_EXPIRES }, { "Min-Expires", SIP_H_MIN_EXPIRES },
+		{ "Require", SIP_H_REQUIRE }, { "Proxy-Require", SIP_H_PROXY_REQUIRE },
+		{ "Supported", SIP_H_SUPPORTED }, { "Unsupported", SIP_H_UNSUPPORTED },
+		{ "Authorization", SIP_H_AUTHORIZATION },
+		{ "Proxy-Authorization", SIP_H_PROXY_AUTHORIZATION },
+		{ "WWW-Authenticate", SIP_H_WWW_AUTHENTICATE },
+		{ "Proxy-Authenticate", SIP_H_PROXY_AUTHENTICATE }, { "Path", SIP_H_PATH },
+		{ "User-Agent", SIP_H_USER_AGENT }, { "Server", SIP_H_SERVER },
+		{ "Retry-After", SIP_H_RETRY_AFTER }, { "Allow", SIP_H_ALLOW },
+		{ "Event", SIP_H_EVENT }, { "Date", SIP_H_DATE }, { "Subject", SIP_H_SUBJECT },
+		{ "v", SIP_H_VIA }, { "f", SIP_H_FROM }, { "t", SIP_H_TO }, { "i", SIP_H_CALL_ID },
+		{ "m", SIP_H_CONTACT }, { "l", SIP_H_CONTENT_LENGTH }, { "c", SIP_H_CONTENT_TYPE },
+		{ "k", SIP_H_SUPPORTED }, { "s", SIP_H_SUBJECT }, { "o", SIP_H_EVENT },
+		{ "e", SIP_H_OTHER }, { "x", SIP_H_OTHER }, { "Vias", SIP_H_OTHER },
+		{ "Content_Length", SIP_H_OTHER }, { "Content\rLength", SIP_H_OTHER },
+		{ "Allow-Events", SIP_H_OTHER }, { "", SIP_H_OTHER },
+	};
+	char up[64], low[64];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i].name);
+		for (size_t k = 0; k <= n; k++) {
+			char c = names[i].name[k];
+			up[k] = (char)((c >= 'a' && c <= 'z') ? c - 32 : c);
+			low[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+		}
+		if (sip_hdr_id_of(sy_cstr(names[i].name)) != names[i].id ||
+		    sip_hdr_id_of(sy_cstr(up)) != names[i].id ||
+		    sip_hdr_id_of(sy_cstr(low)) != names[i].id)
+			fail_msg("'%s' does not map to %d", names[i].name, (int)names[i].id);
+		/* a one-octet-shorter or longer name is another header */
+		if (n > 2 && names[i].id != SIP_H_OTHER)
+			assert_int_equal(sip_hdr_id_of(sy_str_make(names[i].name, n - 1)), SIP_H_OTHER);
+	}
+	static const char *const methods[] = { "", "INVITE", "ACK", "BYE", "CANCEL", "REGISTER",
+		"OPTIONS", "INFO", "UPDATE", "PRACK", "SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER",
+		"PUBLISH" };
+	for (int i = 1; i <= SIP_M_PUBLISH; i++)
+		assert_int_equal(sip_method_id(sy_cstr(methods[i])), i);
+	assert_int_equal(sip_method_id(SY_STR("INVITEX")), SIP_M_OTHER);
+}
+
 static void test_folding_and_body(void **state)
 {
 	(void)state;
@@ -399,6 +452,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_and_compact),
+		cmocka_unit_test(test_hdr_id_of_all),
 		cmocka_unit_test(test_folding_and_body),
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_errors),
