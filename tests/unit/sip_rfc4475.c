@@ -72,7 +72,8 @@ static void walk_headers(const struct sip_msg *m)
 	}
 }
 
-/* parse + validate: the reply code owed (0 = accepted, 1 = dropped response) */
+/* parse + validate: the reply code owed (0 = accepted, 1 = dropped response, 2 = dropped
+ * request) */
 static unsigned judge(const char *buf, size_t len, struct sip_msg *m, struct sip_verdict *v)
 {
 	static struct sip_hdr hdr[128];
@@ -82,7 +83,8 @@ static unsigned judge(const char *buf, size_t len, struct sip_msg *m, struct sip
 	int rc = sip_msg_parse(m, buf, len, 0, NULL);
 	if (rc) {
 		assert_true(rc == EBADMSG || rc == EMSGSIZE);
-		return m->is_request ? (m->err_code ? m->err_code : 400) : 1;
+		/* a request the parser cannot answer (err_code 0) is "2": silently dropped */
+		return m->is_request ? (m->err_code ? m->err_code : 2) : 1;
 	}
 	assert_true(m->len <= len);
 	walk_headers(m);
