@@ -37,7 +37,7 @@ struct sip_hdr {
 
 enum sip_scheme { SIP_URI_NONE = 0, SIP_URI_SIP, SIP_URI_SIPS, SIP_URI_TEL, SIP_URI_OTHER };
 
-/* RFC 3261 §19.1; escapes are kept (compare with sip_uri_cmp, which unescapes) */
+/* RFC 3261 §19.1; escapes are kept (compare with sip_uri_equal, which unescapes) */
 struct sip_uri {
 	enum sip_scheme scheme;
 	sy_str raw;		/* the whole URI */
