@@ -34,6 +34,7 @@ static int setup_all(void **state)
 	tp_listen_reset();
 	assert_int_equal(tp_listen_add(SY_PROTO_UDP, SY_STR("127.0.0.1"), 17000, NULL), 0);
 	assert_int_equal(tp_listen_add(SY_PROTO_TCP, SY_STR("127.0.0.1"), 17001, NULL), 0);
+	assert_int_equal(tp_listen_add(SY_PROTO_UDP, SY_STR("::1"), 17002, NULL), 0);
 	return 0;
 }
 
@@ -113,6 +114,19 @@ static void test_record_route_single(void **state)
 	assert_int_equal(rr_record_route(&ctx, SY_STR(";ftag=1")), 0);
 	assert_non_null(strstr(result(), "Record-Route: <sip:127.0.0.1:17000;lr;ftag=1>\r\n"));
 	assert_int_equal(rr_record_route(&ctx, SY_STR("bad")), EINVAL);
+}
+
+static void test_record_route_ipv6(void **state)
+{
+	(void)state;
+	mk("sip:bob@[::1]:5070", "");
+	rcv.listen_idx = 2;
+	assert_int_equal(rr_record_route(&ctx, SY_NULL_STR), 0);
+	assert_non_null(strstr(result(), "Record-Route: <sip:[::1]:17002;lr>\r\n"));
+	assert_true(rr_is_myself(SY_STR("[::1]"), 17002));
+	mk("sip:bob@[::1]:5070", "Route: <sip:[::1]:17002;lr>, <sip:[::1]:5090;lr>\r\n");
+	assert_int_equal(rr_loose_route(&ctx), 1);
+	assert_true(sy_str_eq(ctx.dst_uri, SY_STR("sip:[::1]:5090;lr")));
 }
 
 static void test_record_route_double(void **state)
@@ -283,6 +297,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_route_single),
 		cmocka_unit_test(test_record_route_double),
+		cmocka_unit_test(test_record_route_ipv6),
 		cmocka_unit_test(test_record_route_preset),
 		cmocka_unit_test(test_loose_route_none),
 		cmocka_unit_test(test_loose_route_ours_then_next),
