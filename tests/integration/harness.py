@@ -5,13 +5,13 @@ crossed the wire.
 Binary: env SY_BIN (tests/run.py sets it to the ASan+UBSan build), else build/asan/switchyard,
 else build/switchyard, relative to the repo root.
 
-Proxy(cfg_text, name=None, workers=1, env=None, subst=None, args=(), ready=True)
+Proxy(cfg_text, name=None, workers=1, env=None, subst=None, args=(), ready=True, cwd=REPO)
     Placeholders {PORT}, {TCPPORT}, {PORT2}, {TCPPORT2} ... become free ports (a UDP port for
     PORT*, a TCP one for TCPPORT*); any other {NAME} is taken from subst (e.g.
     subst={"PEER": peer.port}). A `workers = N` line is prepended unless the cfg sets
-    workers/children. The cfg is written to a temp dir and SY_BIN -f cfg started; readiness:
-    an OPTIONS with Max-Forwards: 0 gets a reply (483 expected) on the first UDP listen (else
-    the first TCP one). Attributes: .port .tcpport .ports (dict name -> port) .addr .tcpaddr
+    workers/children (workers=None: leave the cfg alone). The cfg is written to a temp dir and
+    SY_BIN -f cfg started in cwd; readiness: an OPTIONS with Max-Forwards: 0 gets a reply (483
+    expected) on the first UDP listen (else the first TCP one). Attributes: .port .tcpport .ports (dict name -> port) .addr .tcpaddr
     .cfg_path .proc. Methods: .stop() (SIGTERM, waits, asserts exit 0 and no sanitizer report
     in stderr, returns stderr text), .kill(), .alive(), .stderr_text(), .stats() (SIGUSR1, waits
     for a new "stats: k=v ..." stderr line, returns a dict, ints converted), context manager
@@ -749,7 +749,7 @@ class ProxyError(AssertionError):
 
 class Proxy:
     def __init__(self, cfg_text, name=None, workers=1, env=None, subst=None, args=(), ready=True,
-                 ready_timeout=15):
+                 ready_timeout=15, cwd=REPO):
         self.name = name or "sy"
         self.ports = {}
         subst = dict(subst or {})
@@ -768,8 +768,11 @@ class Proxy:
         if workers is not None and not re.search(r"^\s*(workers|children)\s*=", cfg, re.M):
             cfg = "workers = %d\n" % workers + cfg
         self.cfg_text = cfg
-        self.port = self.ports.get("PORT")
-        self.tcpport = self.ports.get("TCPPORT")
+        # the first udp/tcp listen of the final text (placeholders or literal ports)
+        listens = re.findall(r"^\s*listen\s*=\s*(udp|tcp):[^:\s]+:(\d+)", cfg, re.M)
+        self.port = self.ports.get("PORT") or next((int(p) for t, p in listens if t == "udp"), None)
+        self.tcpport = self.ports.get("TCPPORT") or next((int(p) for t, p in listens if t == "tcp"),
+                                                         None)
         self.addr = (LOCAL, self.port) if self.port else None
         self.tcpaddr = (LOCAL, self.tcpport) if self.tcpport else None
         self.dir = tempfile.mkdtemp(prefix="sy-%s-" % self.name)
@@ -785,7 +788,7 @@ class Proxy:
         penv.update(env or {})
         self.argv = [sy_bin()] + list(args) + ["-f", self.cfg_path]
         self.proc = subprocess.Popen(self.argv, stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL, env=penv, cwd=REPO)
+                                     stdin=subprocess.DEVNULL, env=penv, cwd=cwd)
         self.stopped = False
         _running.append(self)
         if ready:

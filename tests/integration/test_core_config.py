@@ -6,7 +6,10 @@ import re
 import socket
 import subprocess
 
-from harness import REPO, check_config, free_port, sy_bin
+import tempfile
+
+from harness import (REPO, Proxy, TcpPeer, UdpPeer, check_config, enter_netns, free_port,
+                     make_request, sy_bin)
 
 TIMEOUT = 120
 
@@ -43,6 +46,25 @@ def test_default_config_checks():
     out = (p.stdout + p.stderr).decode("utf-8", "replace")
     assert p.returncode == 0, "-c -f etc/switchyard.cfg exited %d:\n%s" % (p.returncode, out)
     assert not error_lines(out, cfg) and not error_lines(out, "etc/switchyard.cfg"), out
+
+
+def test_shipped_config_runs():
+    # what `make run` starts, unmodified: on 127.0.0.1:5060 (UDP and TCP), so in a private
+    # network namespace, and in a scratch directory for its relative database path
+    enter_netns()
+    with open(os.path.join(REPO, "etc", "switchyard.cfg")) as f:
+        cfg = f.read()
+    scratch = tempfile.mkdtemp(prefix="sy-run-")
+    os.makedirs(os.path.join(scratch, "build"))
+    with Proxy(cfg, name="shipped", workers=None, cwd=scratch) as px:
+        assert px.port == 5060 and px.tcpport == 5060, (px.port, px.tcpport)
+        ua = UdpPeer(target=px.addr)
+        ua.send(make_request("OPTIONS", "sip:nobody@127.0.0.1", ua.hostport(), max_forwards=0))
+        assert ua.expect(lambda m: m.status is not None).status in (483, 200)
+        c = TcpPeer(connect=px.tcpaddr)
+        c.send(make_request("OPTIONS", "sip:nobody@127.0.0.1", c.hostport(), transport="TCP",
+                            max_forwards=0))
+        assert c.expect(lambda m: m.status is not None).status in (483, 200)
 
 
 def test_minimal_config_checks():
