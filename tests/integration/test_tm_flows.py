@@ -630,6 +630,65 @@ def test_t_relay_to_given_proxy():
         c.no_tm_left()
 
 
+def test_global_then_named_onreply_route():
+    routes = """onreply_route {
+    append_hf("X-Global: $T_reply_code\\r\\n");
+}
+onreply_route[r] {
+    append_hf("X-Named: $T_reply_code\\r\\n");
+}"""
+    route = '    t_on_reply("r");\n' + RELAY
+    with Call(cfg(route, routes), "tm-onreply2") as c:
+        c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 200)
+        r = c.uac.expect(200)
+        names = [n.lower() for n, _ in r.headers if n.lower().startswith("x-")]
+        assert names == ["x-global", "x-named"], r.dump()
+        c.no_tm_left()
+
+
+def test_failure_route_that_does_nothing_lets_reply_through():
+    routes = """failure_route[f] {
+    if (t_check_status("486")) {
+        t_reply(500, "Not This One");
+    }
+}"""
+    route = '    t_on_failure("f");\n' + RELAY
+    with Call(cfg(route, routes), "tm-fnoop") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 404)
+        r = c.uac.expect(404)
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
+def test_failure_route_sees_cancel():
+    routes = """failure_route[f] {
+    if (t_was_cancelled()) {
+        t_reply(487, "Cancelled Here");
+        exit;
+    }
+    $du = "sip:127.0.0.1:{PEER2}";
+    t_relay();
+}"""
+    route = '    t_on_failure("f");\n' + RELAY
+    with Call(cfg(route, routes), "tm-fcancel") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        c.uac.send(make_cancel(req))
+        can = c.peer.expect("CANCEL")
+        c.peer.reply(can, 200)
+        c.peer.reply(inv, 487)
+        r = c.uac.expect(487)
+        assert r.reason == "Cancelled Here", r.dump()
+        c.peer2.expect_nothing(0.3, "INVITE")
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
