@@ -1002,6 +1002,7 @@ static const struct {
 	{ "rev_dns", G_BOOL }, { "server_signature", G_BOOL }, { "log_facility", G_STR },
 	{ "syslog_facility", G_STR }, { "log_name", G_STR }, { "mpath", G_STR },
 	{ "server_header", G_STR }, { "user_agent_header", G_STR },
+	{ "tcp_connection_lifetime", G_INT }, { "tcp_max_connections_per_ip", G_INT },
 };
 
 static void global_set(struct parser *ps, const char *name, int is_int, long i, sy_str s,
