@@ -625,6 +625,11 @@ int scr_run(struct scr_ctx *ctx, enum scr_route_type type, int idx)
 
 	if (!ctx->prog || !scr_has_route(ctx->prog, type, idx))
 		return -1;
+	if (!ctx->arena) {
+		/* every value the script builds lives there: a caller bug, said once per run */
+		LOG_ERR("script: scr_run without a message arena");
+		return -1;
+	}
 	memset(&r, 0, sizeof(r));
 	r.ctx = ctx;
 	ctx->route_type = (int)type;
