@@ -589,9 +589,12 @@ static int aor_of(struct scr_ctx *ctx, sy_str given, sy_str *aor)
 static int set_targets(struct scr_ctx *ctx, const struct store_binding *t, unsigned n)
 {
 	unsigned i;
+	int bit;
 
 	ctx->new_ruri = t[0].contact;
 	ctx->dst_uri = dst_of(&t[0]);
+	if ((t[0].flags & STORE_FL_NAT) && (bit = ul_nat_bflag()) >= 0)
+		ctx->bflags |= (uint64_t)1 << bit;	/* as OpenSIPS: the script sees isbflagset(NAT) */
 	if (t[0].path.len) {
 		/* RFC 3327 §5.3: the stored Path becomes the route set, ahead of any Route */
 		struct sbuf b;
@@ -929,12 +932,14 @@ static int fn_save(struct scr_ctx *ctx, const struct scr_arg *args)
 {
 	struct reg_reply rep;
 	sy_str flags = args[1].given ? args[1].s : SY_NULL_STR;
-	int err;
+	int err, nat, bit;
 
 	if (check_table(args) != 0)
 		return -1;
-	err = reg_save_msg(ctx->msg, ctx->rcv, nh_take_nat_mark(ctx),
-			   flag_max_contacts(flags), ctx->arena, &rep);
+	nat = nh_take_nat_mark(ctx);
+	if ((bit = ul_nat_bflag()) >= 0 && ((ctx->bflags | ctx->flags) >> bit) & 1)
+		nat = 1;
+	err = reg_save_msg(ctx->msg, ctx->rcv, nat, flag_max_contacts(flags), ctx->arena, &rep);
 	if (rep.code == 0) {
 		LOG_ERR("save: called on a %.*s, not a REGISTER", SY_FMT(ctx->msg->method));
 		return -1;

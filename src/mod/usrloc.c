@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "mod/usrloc.h"
+#include "proxy/proxy.h"
 #include "sip/msg.h"
 
 #define UL_BUCKETS 512u		/* per shard: 32768 chains in all */
@@ -705,6 +706,13 @@ void ul_stats(unsigned long *aors, unsigned long *contacts)
 
 static char *db_url_param;
 static long timer_interval_param = 60;
+static char *nat_bflag_param;
+static int nat_bflag = -1;
+
+int ul_nat_bflag(void)
+{
+	return nat_bflag;
+}
 
 static int set_db_url(const struct scr_arg *v, const char **err)
 {
@@ -726,6 +734,21 @@ static int set_db_url(const struct scr_arg *v, const char **err)
 	return 0;
 }
 
+static int set_nat_bflag(const struct scr_arg *v, const char **err)
+{
+	char *s = malloc(v->s.len + 1);
+
+	if (!s) {
+		*err = "out of memory";
+		return ENOMEM;
+	}
+	memcpy(s, v->s.s, v->s.len);
+	s[v->s.len] = '\0';
+	free(nat_bflag_param);
+	nat_bflag_param = s;
+	return 0;
+}
+
 static int set_timer_interval(const struct scr_arg *v, const char **err)
 {
 	if (v->i < 1 || v->i > 86400) {
@@ -739,6 +762,15 @@ static int set_timer_interval(const struct scr_arg *v, const char **err)
 int ul_start(void)
 {
 	int err = ul_init(db_url_param);
+
+	/* OpenSIPS' NAT marker: the flag the script sets on a NATed REGISTER (setbflag(NAT))
+	 * and that lookup() sets again for a NATed contact */
+	if (nat_bflag_param && nat_bflag < 0) {
+		nat_bflag = scr_flag_index(px_prog, sy_cstr(nat_bflag_param));
+		if (nat_bflag < 0)
+			LOG_WARN("usrloc: nat_bflag \"%s\" is not a flag the script uses",
+				 nat_bflag_param);
+	}
 
 	if (!err)
 		err = ul_start_timer((unsigned)timer_interval_param);
@@ -757,6 +789,7 @@ static const struct scr_fn ul_fns[] = {
 static const struct scr_modparam ul_params[] = {
 	{ "db_url", SCR_PARAM_STR, set_db_url },
 	{ "timer_interval", SCR_PARAM_INT, set_timer_interval },
+	{ "nat_bflag", SCR_PARAM_STR, set_nat_bflag },
 	{ NULL, SCR_PARAM_INT, NULL },
 };
 

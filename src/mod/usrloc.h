@@ -29,6 +29,10 @@ int ul_init(const char *db_url);
  * modparam timer_interval. registrar and usrloc both call it (either may be loaded alone, and
  * the modparams are all set before any init runs). 0 or an errno. */
 int ul_start(void);
+/* modparam("usrloc", "nat_bflag", "NAT"): the flag bit (0..63) that marks a NATed REGISTER
+ * (in the script's flags or branch flags at save()) and that lookup() sets in ctx->bflags for
+ * a NATed contact; -1 when not configured */
+int ul_nat_bflag(void);
 /* Free everything, close the store after flushing it (tests; shutdown). */
 void ul_destroy(void);
 /* Start the purge thread: every interval_s seconds drop expired bindings (and their rows).

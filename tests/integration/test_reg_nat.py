@@ -109,6 +109,54 @@ def test_two_nated_contacts_ring_in_parallel():
         px.stop()
 
 
+CFG_BFLAG = """listen = udp:127.0.0.1:{PORT}
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+loadmodule "tm.so"
+loadmodule "registrar.so"
+loadmodule "usrloc.so"
+loadmodule "nathelper.so"
+modparam("usrloc", "nat_bflag", "NAT")
+route {
+    if (is_method("REGISTER")) {
+        if (nat_uac_test(1)) {
+            setbflag("NAT");
+        }
+        save("location");
+        exit;
+    }
+    if (!lookup("location")) {
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+    if (isbflagset("NAT")) {
+        append_hf("X-NAT: yes\\r\\n");
+    }
+    t_relay();
+}
+"""
+
+
+def test_nat_bflag_as_opensips():
+    """the OpenSIPS way: modparam("usrloc", "nat_bflag", "NAT") and setbflag(NAT) on the
+    REGISTER mark the binding; lookup() sends to the source and sets the flag again"""
+    enter_netns()
+    with Proxy(CFG_BFLAG, name="reg-nat-bflag") as px:
+        bob, alice = UdpPeer(), UdpPeer()
+        cid = rand_token()
+        bob.send(make_request("REGISTER", "sip:127.0.0.1:%d" % px.port, "192.168.1.20:5062",
+                              call_id=cid, to="<sip:bob@127.0.0.1>", from_="<sip:bob@127.0.0.1>",
+                              contact="<sip:bob@192.168.1.20:5062>"), addr=px.addr)
+        assert bob.expect(lambda m: not m.is_request and m.call_id == cid).status == 200
+        alice.send(make_request("INVITE", "sip:bob@127.0.0.1", alice.hostport(),
+                                to="<sip:bob@127.0.0.1>"), addr=px.addr)
+        inv = bob.expect("INVITE", timeout=3)
+        assert inv.ruri == "sip:bob@192.168.1.20:5062" and inv.hdr("X-NAT") == "yes", inv.text
+        bob.reply(inv, 486)
+        assert alice.expect(lambda m: not m.is_request and m.status >= 300).status == 486
+        px.stop()
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
