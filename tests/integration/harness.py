@@ -810,6 +810,12 @@ class Proxy:
         with open(self._out_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def log_lines(self, *levels):
+        """stderr lines logged at these levels ("ERROR", "WARNING", ...; default ERROR and
+        worse): a clean run of good traffic has none."""
+        levels = levels or ("ALERT", "CRIT", "ERROR")
+        return [l for l in self.stderr_text().split("\n") if l.split(":", 1)[0] in levels]
+
     def _tail(self, n=60):
         lines = self.stderr_text().rstrip("\n").split("\n")
         return "\n".join(lines[-n:])

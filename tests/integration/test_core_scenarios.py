@@ -28,6 +28,8 @@ def run_pair(uac, uas, extra, transport, via_proxy):
                 target = px.tcpaddr if transport == "tcp" else px.addr
                 res = sipp_uac(uac, target, calls=CALLS, rate=20, transport=transport,
                                args=extra, timeout=40)
+                assert not px.log_lines(), "errors logged on good traffic:\n" + "\n".join(
+                    px.log_lines()[:20])
         else:
             res = sipp_uac(uac, (LOCAL, callee.port), calls=CALLS, rate=20, transport=transport,
                            args=extra, timeout=40)

@@ -36,6 +36,8 @@ def run_calls(transport, workers):
             res = uas.wait(20)
             assert res.count("SuccessfulCall") == CALLS, "uas saw %s of %d calls:\n%s" % (
                 res.count("SuccessfulCall"), CALLS, res.dump())
+            assert not px.log_lines(), "errors logged on good traffic:\n" + "\n".join(
+                px.log_lines()[:20])
     finally:
         uas.kill()
 
