@@ -87,10 +87,15 @@ int tm_reply_in(struct scr_ctx *ctx)
 	    !tm_handoff(w, ctx->rcv, r->buf, r->len))
 		return 1;
 	t = tm_by_slot(slot, gen);
-	if (!t || idx >= t->nbr)
+	if (!t || idx >= t->nbr) {
 		/* transaction gone: a late 2xx still goes upstream (statelessly, by Via), the rest
 		 * has nobody waiting for it */
-		return r->status >= 200 && r->status < 300 ? 0 : 1;
+		if (r->status >= 200 && r->status < 300)
+			return 0;
+		LOG_DBG("tm: late %u for a finished transaction dropped (%.*s)", r->status,
+			SY_FMT(r->callid));
+		return 1;
+	}
 	b = t->br[idx];
 	if (r->cseq_mid == SIP_M_CANCEL) {
 		if (b->cancel == TM_CAN_SENT && r->status >= 200) {

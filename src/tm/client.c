@@ -416,11 +416,16 @@ int tm_fork(struct tm_trans *t, struct scr_ctx *ctx, const struct sy_dest *force
 	if (t->in_failure)
 		tm_ctx_to_trans(ctx, t);
 	rc = EHOSTUNREACH;
-	r = tm_branch_start(t, ctx, &base, scr_ctx_ruri(ctx), ctx->dst_uri, force);
-	if (!r)
-		sent++;
-	else if (r != EAGAIN)
-		rc = r;
+	/* in failure_route the R-URI branch is tried again only when the route changed $ru or
+	 * $du, or added no branch of its own (OpenSIPS "ruri is new") */
+	if (!t->in_failure || ctx->dst_uri.len || !ctx->nbranches ||
+	    !sy_str_eq(ctx->new_ruri, t->ruri)) {
+		r = tm_branch_start(t, ctx, &base, scr_ctx_ruri(ctx), ctx->dst_uri, force);
+		if (!r)
+			sent++;
+		else if (r != EAGAIN)
+			rc = r;
+	}
 	for (i = 0; i < ctx->nbranches && i < SCR_MAX_BRANCHES; i++) {
 		r = tm_branch_start(t, ctx, &base, ctx->branches[i], ctx->branch_dst[i], force);
 		if (!r)

@@ -689,6 +689,26 @@ def test_failure_route_sees_cancel():
         c.no_tm_left()
 
 
+def test_failure_route_appended_branch_only():
+    routes = """failure_route[f] {
+    append_branch("sip:carol@127.0.0.1:{PEER2}");
+    t_relay();
+}"""
+    route = '    t_on_failure("f");\n' + RELAY
+    with Call(cfg(route, routes), "tm-fappend") as c:
+        c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 480)
+        c.peer.expect("ACK")
+        inv2 = c.peer2.expect("INVITE")
+        assert inv2.ruri.startswith("sip:carol@"), inv2.dump()
+        # the R-URI was not changed: it is not tried again
+        c.peer.expect_nothing(0.3, lambda m: m.method == "INVITE" and m.branch != inv.branch)
+        c.peer2.reply(inv2, 200)
+        c.uac.expect(200)
+        c.no_tm_left()
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
