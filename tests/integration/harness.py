@@ -89,6 +89,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SCENARIOS = os.path.join(HERE, "scenarios")
 LOCAL = "127.0.0.1"
+LOCAL6 = "::1"
 RESERVED_PORTS = {5060, 5070, 5080}   # the benchmark's; never used outside a private netns
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
@@ -118,20 +119,29 @@ def new_branch():
 _given_ports = set()
 
 
-def free_port(kind="udp"):
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def hostport(host, port):
+    """host:port as SIP writes it (RFC 3261 §25.1: IPv6 references in brackets)."""
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+def free_port(kind="udp", host=LOCAL):
     """A port the kernel says is free now for kind 'udp', 'tcp' or 'both'; never one of the
     reserved ones, never one this process handed out before."""
     for _ in range(200):
         socks = []
         try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind != "tcp" else socket.SOCK_STREAM)
+            s = socket.socket(family(host), socket.SOCK_DGRAM if kind != "tcp" else socket.SOCK_STREAM)
             socks.append(s)
-            s.bind((LOCAL, 0))
+            s.bind((host, 0))
             port = s.getsockname()[1]
             if kind == "both":
-                t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                t = socket.socket(family(host), socket.SOCK_STREAM)
                 socks.append(t)
-                t.bind((LOCAL, port))
+                t.bind((host, port))
         except OSError:
             continue
         finally:
@@ -358,7 +368,7 @@ def make_request(method, ruri, via_host_port, branch=None, from_tag=None, call_i
     """A well-formed request (RFC 3261 §8.1.1). max_forwards=None leaves the header out."""
     branch = branch or new_branch()
     from_tag = from_tag or rand_token(8)
-    call_id = call_id or rand_token(16) + "@" + via_host_port.split(":")[0]
+    call_id = call_id or rand_token(16) + "@" + via_host_port.rsplit(":", 1)[0].strip("[]")
     lines = ["%s %s SIP/2.0" % (method, ruri),
              "Via: SIP/2.0/%s %s;branch=%s;rport" % (transport, via_host_port, branch)]
     if max_forwards is not None:
@@ -477,12 +487,14 @@ class _Peer:
         with self._lock:
             self.log.append((time.monotonic(), text))
 
+    host = LOCAL
+
     def hostport(self):
-        return "%s:%d" % (LOCAL, self.port)
+        return hostport(self.host, self.port)
 
     @property
     def addr(self):
-        return (LOCAL, self.port)
+        return (self.host, self.port)
 
     def recv(self, timeout=2):
         try:
@@ -564,7 +576,8 @@ class UdpPeer(_Peer):
 
     def __init__(self, port=0, target=None, host=LOCAL):
         super().__init__()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.host = host
+        self.sock = socket.socket(family(host), socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind((host, port))
         self.port = self.sock.getsockname()[1]
@@ -628,8 +641,9 @@ class TcpPeer(_Peer):
     127.0.0.1 (.port) and accepts the proxy's connections. Either way every framed message goes
     to the queue with .conn set to its socket."""
 
-    def __init__(self, connect=None, port=0, timeout=3):
+    def __init__(self, connect=None, port=0, timeout=3, host=LOCAL):
         super().__init__()
+        self.host = connect[0] if connect else host
         self.conns = []
         self.closed = set()        # sockets the remote side closed
         self.listener = None
@@ -641,9 +655,9 @@ class TcpPeer(_Peer):
             self.conns.append(s)
             self.port = s.getsockname()[1]
         else:
-            self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.listener = socket.socket(family(host), socket.SOCK_STREAM)
             self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.listener.bind((LOCAL, port))
+            self.listener.bind((host, port))
             self.listener.listen(16)
             self.port = self.listener.getsockname()[1]
         self._bufs = {}
@@ -670,7 +684,7 @@ class TcpPeer(_Peer):
                         continue
                     self.conns.append(c)
                     self.conn = c
-                    self._event("accepted connection from %s:%d" % a)
+                    self._event("accepted connection from %s" % hostport(a[0], a[1]))
                     continue
                 try:
                     data = s.recv(65536)
@@ -769,12 +783,14 @@ class Proxy:
             cfg = "workers = %d\n" % workers + cfg
         self.cfg_text = cfg
         # the first udp/tcp listen of the final text (placeholders or literal ports)
-        listens = re.findall(r"^\s*listen\s*=\s*(udp|tcp):[^:\s]+:(\d+)", cfg, re.M)
-        self.port = self.ports.get("PORT") or next((int(p) for t, p in listens if t == "udp"), None)
-        self.tcpport = self.ports.get("TCPPORT") or next((int(p) for t, p in listens if t == "tcp"),
-                                                         None)
-        self.addr = (LOCAL, self.port) if self.port else None
-        self.tcpaddr = (LOCAL, self.tcpport) if self.tcpport else None
+        listens = [(t, h.strip("[]"), int(p)) for t, h, p in re.findall(
+            r"^\s*listen\s*=\s*(udp|tcp):(\[[^\]]*\]|[^:\s]+):(\d+)", cfg, re.M)]
+        udp = next(((h, p) for t, h, p in listens if t == "udp"), None)
+        tcp = next(((h, p) for t, h, p in listens if t == "tcp"), None)
+        self.port = udp[1] if udp else None
+        self.tcpport = tcp[1] if tcp else None
+        self.addr = udp if udp else None                # (host, port) of the first UDP listen
+        self.tcpaddr = tcp if tcp else None
         self.dir = tempfile.mkdtemp(prefix="sy-%s-" % self.name)
         self.cfg_path = os.path.join(self.dir, self.name + ".cfg")
         with open(self.cfg_path, "w") as f:
@@ -825,7 +841,7 @@ class Proxy:
         §11 lets a proxy answer an OPTIONS itself)."""
         end = time.monotonic() + timeout
         if self.port:
-            probe, kind, target = UdpPeer(), "udp", self.addr
+            probe, kind, target = UdpPeer(host=LOCAL6 if ":" in self.addr[0] else LOCAL), "udp", self.addr
         elif self.tcpport:
             probe, kind, target = None, "tcp", self.tcpaddr
         else:
@@ -842,8 +858,8 @@ class Proxy:
                         time.sleep(0.1)
                         continue
                 hp = probe.hostport()
-                probe.send(make_request("OPTIONS", "sip:ping@%s:%d" % target, hp, max_forwards=0,
-                                        transport=kind.upper()), target)
+                probe.send(make_request("OPTIONS", "sip:ping@%s" % hostport(*target), hp,
+                                        max_forwards=0, transport=kind.upper()), target)
                 m = probe.recv(0.3)
                 if kind == "tcp":
                     probe.close()
