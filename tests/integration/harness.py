@@ -14,7 +14,8 @@ Proxy(cfg_text, name=None, workers=1, env=None, subst=None, args=(), ready=True,
     expected) on the first UDP listen (else the first TCP one). Attributes: .port .tcpport .ports (dict name -> port) .addr .tcpaddr
     .cfg_path .proc. Methods: .stop() (SIGTERM, waits, asserts exit 0 and no sanitizer report
     in stderr, returns stderr text), .kill(), .alive(), .stderr_text(), .stats() (SIGUSR1, waits
-    for a new "stats: k=v ..." stderr line, returns a dict, ints converted), context manager
+    for a new "stats: k=v ..." stderr line, returns a dict, ints converted), .wait_stat(key=
+    "tm_active", want=0, timeout=40) (polls stats() until it holds), context manager
     (stops on exit; on an exception it prints the stderr tail and kills).
 
 UdpPeer(port=0, target=None), TcpPeer(connect=None, port=0)
@@ -961,6 +962,20 @@ class Proxy:
             time.sleep(0.05)
         raise ProxyError("no new 'stats:' line on stderr %.0fs after SIGUSR1:\n%s" %
                          (timeout, self._tail()))
+
+    def wait_stat(self, key="tm_active", want=0, timeout=40, every=0.5):
+        """Poll stats() until stats[key] == want (e.g. no transaction left once timers J/K/D
+        ran out); returns the stats, or raises with the last ones seen."""
+        end = time.monotonic() + timeout
+        last = None
+        while True:
+            last = self.stats()
+            if last.get(key) == want:
+                return last
+            if time.monotonic() >= end:
+                raise ProxyError("stats %s stayed %r, want %r after %.0fs: %r" %
+                                 (key, last.get(key), want, timeout, last))
+            time.sleep(every)
 
 
 def check_config(cfg_text, args=("-c",), subst=None, timeout=30):
