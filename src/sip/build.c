@@ -40,6 +40,10 @@ int sip_build_replace(struct sip_build *b, size_t off, size_t del, sy_str ins)
 
 int sip_build_copy(struct sip_build *dst, const struct sip_build *src)
 {
+	/* offsets only mean something against the same message or a byte-identical copy of it
+	 * (a transaction's own parsed copy of the request) */
+	if (dst->m != src->m && dst->m->len != src->m->len)
+		return EINVAL;
 	if (dst->cap - dst->n < src->n)
 		return ENOSPC;
 	memcpy(dst->clen_buf, src->clen_buf, sizeof(dst->clen_buf));

@@ -28,7 +28,8 @@ struct sip_build {
 
 void sip_build_init(struct sip_build *b, const struct sip_msg *m, struct sip_edit *e,
 		    unsigned cap);
-/* copy another edit list's edits (branch = request edits + per-branch edits): 0 or ENOSPC */
+/* copy another edit list's edits (branch = request edits + per-branch edits), both built on
+ * the same message or byte-identical copies: 0, ENOSPC or EINVAL (lengths differ) */
 int sip_build_copy(struct sip_build *dst, const struct sip_build *src);
 
 /* raw edits: 0, ENOSPC (edit array full) or EINVAL (range outside the message) */
