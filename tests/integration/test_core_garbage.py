@@ -102,6 +102,43 @@ def test_udp_garbage_then_good():
         assert not bad, "garbage was forwarded:\n%s" % bad[0].dump()[:2000]
 
 
+def test_udp_bad_input_answered_or_logged_once():
+    # the project's rule for bad input: a SIP error reply or one precise log line, never
+    # silence and never a flood; CRLF keep-alives and empty datagrams are not bad input
+    peer = UdpPeer()
+    with Proxy(CFG, name="badlog", subst={"PEER": peer.port}) as px:
+        junk = UdpPeer(target=px.addr)
+        problems = []
+        for d in garbage_datagrams():
+            before = len(px.stderr_text().split("\n"))
+            junk.drain()
+            junk.send(d)
+            end = time.monotonic() + (0.3 if not d.strip() else 2.0)
+            replies, lines = [], []
+            while time.monotonic() < end:
+                m = junk.recv(0.05)
+                if m is not None:
+                    replies.append(m)
+                lines = px.stderr_text().split("\n")[before - 1:-1]
+                if d.strip() and (replies or lines):
+                    time.sleep(0.1)         # let a second line or reply show itself
+                    lines = px.stderr_text().split("\n")[before - 1:-1]
+                    replies += junk.drain()
+                    break
+            what = repr(d[:60]) + ("... (%d bytes)" % len(d) if len(d) > 60 else "")
+            if not d.strip():
+                if replies:
+                    problems.append("%s: keep-alive answered %r" % (what, replies[0]))
+                continue
+            if not replies and not lines:
+                problems.append("%s: neither answered nor logged" % what)
+            if len(lines) > 1:
+                problems.append("%s: %d log lines:\n    %s" % (what, len(lines), "\n    ".join(lines)))
+            if any(r.status is None or r.status < 400 for r in replies):
+                problems.append("%s: answered with %r" % (what, [r.start for r in replies]))
+        assert not problems, "bad input handling:\n" + "\n".join(problems)
+
+
 def test_udp_mutations_then_good():
     # a blind wire fuzz: 3000 seeded mutations of a valid INVITE as fast as possible
     rnd = random.Random(3261)
