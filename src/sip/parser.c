@@ -384,14 +384,10 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, int stream,
 	if (len > lim->max_msg)
 		return fail(m, EMSGSIZE, 513, "Message Too Large", NULL);
 	end = buf + len;
-	eol = NULL;
-	for (p = buf; p < end; p++) {
-		if (*p == '\r' || *p == '\n') {
-			if (*p == '\r' && p + 1 < end && p[1] == '\n')
-				eol = p;
-			break;
-		}
-	}
+	/* the start line ends at the first CRLF; a bare LF before it means this is not SIP */
+	eol = len ? memchr(buf, '\r', len) : NULL;
+	if (eol && (eol + 1 >= end || eol[1] != '\n' || memchr(buf, '\n', (size_t)(eol - buf))))
+		eol = NULL;
 	if (!eol || eol == buf)
 		return fail(m, EBADMSG, 0, "Bad Start Line", buf);
 	m->start_line = sip_slice(buf, eol);

@@ -174,13 +174,14 @@ int sip_uri_parse(sy_str s, struct sip_uri *u)
 	u->scheme_s = sip_slice(p, q);
 	u->opaque = sip_slice(q + 1, end);
 	p = q + 1;
-	if (sy_str_caseeq_c(u->scheme_s, "sip")) {
+	size_t sl = u->scheme_s.len;
+	if (sl == 3 && sip_name_eq(u->scheme_s.s, "sip", 3)) {
 		u->scheme = SIP_URI_SIP;
 		rc = parse_sip(u, p, end);
-	} else if (sy_str_caseeq_c(u->scheme_s, "sips")) {
+	} else if (sl == 4 && sip_name_eq(u->scheme_s.s, "sips", 4)) {
 		u->scheme = SIP_URI_SIPS;
 		rc = parse_sip(u, p, end);
-	} else if (sy_str_caseeq_c(u->scheme_s, "tel")) {
+	} else if (sl == 3 && sip_name_eq(u->scheme_s.s, "tel", 3)) {
 		u->scheme = SIP_URI_TEL;
 		rc = parse_tel(u, p, end);
 	} else {

@@ -125,8 +125,8 @@ int sip_list_next(sy_str s, sy_str *item, sy_str *rest)
 	return 0;
 }
 
-/* a well-known param the caller wants while the list is parsed: *out gets its value (a
- * non-NULL zero-length slice for a flag), first occurrence wins */
+/* a well-known param the caller wants while the list is parsed (name in lowercase): *out gets
+ * its value (a non-NULL zero-length slice for a flag), first occurrence wins */
 struct hp_want {
 	const char *name;
 	size_t len;
@@ -165,7 +165,7 @@ static int parse_hparams(const char **pp, const char *end, sy_str *params,
 		}
 		for (unsigned k = 0; k < nwant; k++) {
 			if (name.len == want[k].len && !want[k].out->s &&
-			    sip_caseeq_n(name.s, want[k].name, name.len)) {
+			    sip_name_eq(name.s, want[k].name, name.len)) {
 				*want[k].out = val;
 				break;
 			}
