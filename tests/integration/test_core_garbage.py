@@ -293,6 +293,12 @@ def test_tcp_to_tcp_reply_path():
         peer.reply(req, 486)
         c.expect(180, 3)
         c.expect(486, 3)
+        # the next request to the same hop reuses the connection (DESIGN.md §2, tp)
+        ruri = "sip:second@example.com"
+        c.send(make_request("OPTIONS", ruri, c.hostport(), transport="TCP"))
+        peer.expect(lambda m: m.ruri == ruri, 3)
+        assert len(peer.conns) == 1, "%d connections to the next hop for two requests" % len(
+            peer.conns)
 
 
 if __name__ == "__main__":
