@@ -14,7 +14,7 @@
 #include "tm/internal.h"
 
 struct tm_config tm_cfg = {
-	.t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .fr_ms = 30000, .fr_inv_ms = 120000,
+	.t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .fr_ms = 5000, .fr_inv_ms = 120000,
 	.wt_ms = 0, .max_transactions = 0, .retry_after = 5,
 };
 

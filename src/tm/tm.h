@@ -18,7 +18,7 @@ struct tm_config {
 	unsigned t1_ms;		/* RFC 3261 T1, default 500 */
 	unsigned t2_ms;		/* T2, default 4000 */
 	unsigned t4_ms;		/* T4, default 5000 */
-	unsigned fr_ms;		/* fr_timeout: a branch with no reply at all, default 30 s */
+	unsigned fr_ms;		/* fr_timeout: a branch with no reply at all, default 5 s (OpenSIPS) */
 	unsigned fr_inv_ms;	/* fr_inv_timeout: proxy Timer C after a provisional, 120 s */
 	unsigned wt_ms;		/* wt_timer: Timer D when set (0: RFC 32 s) */
 	unsigned max_transactions;	/* beyond it new requests get 503 (0: no limit) */
