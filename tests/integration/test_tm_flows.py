@@ -710,6 +710,33 @@ def test_failure_route_appended_branch_only():
         c.no_tm_left()
 
 
+def test_flags_and_avps_live_in_the_transaction():
+    routes = """onreply_route[r] {
+    if (isflagset(3)) {
+        append_hf("X-Flag: 3\\r\\n");
+    }
+}
+failure_route[f] {
+    t_reply(480, "$avp(why)");
+}"""
+    route = """    setflag(3);
+    $avp(why) = "Kept " + "Across";
+    t_on_reply("r");
+    t_on_failure("f");
+""" + RELAY
+    with Call(cfg(route, routes), "tm-flags") as c:
+        req = c.invite()
+        inv = c.peer.expect("INVITE")
+        c.peer.reply(inv, 180)
+        r = c.uac.expect(180)
+        assert r.hdr("X-Flag") == "3", r.dump()
+        c.peer.reply(inv, 404)
+        r = c.uac.expect(480)
+        assert r.reason == "Kept Across", r.dump()
+        c.uac.send(make_ack(req, r))
+        c.no_tm_left()
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
