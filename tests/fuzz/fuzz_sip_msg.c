@@ -1,6 +1,8 @@
 /* fuzz_sip_msg.c: the message parser on arbitrary bytes, as a datagram and as a stream
- * message; on success: validation, every header through its typed parser, Request-URI
- * equality with itself, and a local reply built from a request must parse as a response. */
+ * message; on success: validation, every header through its typed parser, agreement with the
+ * stream framer and stream parser, Request-URI equality with itself, and a local reply built
+ * from a request must parse as a response. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,24 @@ static void walk(const struct sip_msg *m)
 	}
 }
 
+/* a datagram that parsed with a Content-Length frames to the same length on a stream and
+ * parses there to the same header index (a repeated Content-Length is a framing error there) */
+static void stream_agrees(const struct sip_msg *m)
+{
+	static struct sip_hdr sh[128];
+	struct sip_msg s = { .hdr = sh, .hdr_cap = 128 };
+	struct sip_framer f;
+	size_t n;
+	int ka;
+	int dup = sip_hdr_next(m, SIP_H_CONTENT_LENGTH, m->first[SIP_H_CONTENT_LENGTH] + 1) >= 0;
+
+	sip_framer_reset(&f);
+	int rc = sip_frame(&f, m->buf, m->len, NULL, &n, &ka);
+	CHECK(dup ? rc == EBADMSG : (rc == 0 && n == m->len && !ka));
+	CHECK(sip_msg_parse(&s, m->buf, m->len, 1, NULL) == 0);
+	CHECK(s.len == m->len && s.nhdr == m->nhdr && s.clen == m->clen);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sip_hdr hdr[128];
@@ -65,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		CHECK(!(m.len > size || m.body.s + m.body.len > buf + size));
 		walk(&m);
+		if (!stream && m.clen >= 0)
+			stream_agrees(&m);
 		if (!m.is_request) {
 			(void)sip_validate_response(&m);
 			continue;
