@@ -103,8 +103,8 @@ static void request_in(struct scr_ctx *ctx)
 		return;
 	/* OpenSIPS semantics: a request the route neither relays nor answers is dropped */
 	scr_run(ctx, SCR_ROUTE_REQUEST, 0);
-	if (px_tm.request_done && !ctx->replied)
-		px_tm.request_done(ctx);
+	if (px_tm.request_done)
+		px_tm.request_done(ctx);	/* tm checks itself whether it relayed or replied */
 }
 
 /* the via-parm after the top one: the rest of the first Via field, or the next Via field */

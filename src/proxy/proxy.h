@@ -27,8 +27,8 @@ void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len);
 struct px_tm_hooks {
 	int (*request_in)(struct scr_ctx *ctx);
 	int (*reply_in)(struct scr_ctx *ctx);
-	/* after the request route finished without a local reply (ctx->replied == 0): tm drops
-	 * or keeps what the route left */
+	/* after every run of the request route (whether it relayed, replied or neither):
+	 * tm drops a transaction nobody relayed or answered and resets per-message state */
 	void (*request_done)(struct scr_ctx *ctx);
 };
 extern struct px_tm_hooks px_tm;
