@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -165,6 +166,24 @@ static void test_equal_more(void **state)
 	assert_false(eq("isbn:123", "sip:123@a.com"));
 }
 
+/* hostile URIs with thousands of params compare in linear time, as whole param lists */
+static void test_equal_many_params(void **state)
+{
+	(void)state;
+	static char a[8192], b[8192];
+	size_t n = (size_t)snprintf(a, sizeof(a), "sip:x@h");
+	while (n < 8000)
+		n += (size_t)snprintf(a + n, sizeof(a) - n, ";p%zu=v", n);
+	memcpy(b, a, n + 1);
+	struct sip_uri ua = parse_ok(a), ub = parse_ok(b);
+	assert_true(sip_uri_equal(&ua, &ub));
+	b[n - 1] = 'w';
+	ub = parse_ok(b);
+	assert_false(sip_uri_equal(&ua, &ub));
+	/* up to the cap the order does not matter */
+	assert_true(eq("sip:x@h;a=1;b=2;c=3", "sip:x@h;c=3;b=2;a=1"));
+}
+
 static void test_param_get(void **state)
 {
 	(void)state;
@@ -212,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_equal_rfc),
 		cmocka_unit_test(test_not_equal_rfc),
 		cmocka_unit_test(test_equal_more),
+		cmocka_unit_test(test_equal_many_params),
 		cmocka_unit_test(test_param_get),
 		cmocka_unit_test(test_parse_uint),
 	};
