@@ -2,8 +2,10 @@
  * per-worker socket set-up and the send dispatch by transport. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -150,6 +152,48 @@ int tp_addr_is_bcast(const struct sy_addr *a)
 	return 0;
 }
 
+/* a wildcard listen cannot be written in a Via: advertise the first non-loopback address of
+ * its family (else the loopback one) */
+static void advertise_wildcard(struct tp_listen *ls)
+{
+	struct ifaddrs *ifs = NULL, *i;
+	int fam = ls->addr.u.sa.sa_family;
+	struct sy_addr a;
+	char ip[INET6_ADDRSTRLEN];
+
+	memset(&a, 0, sizeof(a));
+	if (getifaddrs(&ifs) == 0) {
+		for (i = ifs; i; i = i->ifa_next) {
+			if (!i->ifa_addr || i->ifa_addr->sa_family != fam)
+				continue;
+			if (fam == AF_INET6 &&
+			    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr))
+				continue;
+			memcpy(&a.u.ss, i->ifa_addr,
+			       fam == AF_INET ? sizeof(a.u.in) : sizeof(a.u.in6));
+			if (!(i->ifa_flags & IFF_LOOPBACK))
+				break;
+		}
+		freeifaddrs(ifs);
+	}
+	if (!a.u.sa.sa_family)
+		return;
+	tp_addr_ip(&a, ip, sizeof(ip));
+	if (fam == AF_INET6)
+		snprintf(ls->host, sizeof(ls->host), "[%s]", ip);
+	else
+		snprintf(ls->host, sizeof(ls->host), "%s", ip);
+}
+
+static int is_wildcard(const struct sy_addr *a)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return memcmp(&a->u.in6.sin6_addr, &any6, sizeof(any6)) == 0;
+}
+
 int tp_listen_add(enum sy_proto proto, sy_str host, unsigned port, int *idx)
 {
 	struct tp_listen *ls;
@@ -180,6 +224,8 @@ int tp_listen_add(enum sy_proto proto, sy_str host, unsigned port, int *idx)
 	} else {
 		tp_addr_ip(&ls->addr, ls->host, sizeof(ls->host));
 	}
+	if (is_wildcard(&ls->addr))
+		advertise_wildcard(ls);
 	if (idx)
 		*idx = (int)nlisten;
 	nlisten++;
@@ -231,7 +277,11 @@ int tp_listen_match(sy_str host, unsigned port)
 	for (i = 0; i < nlisten; i++) {
 		unsigned dflt = listens[i].proto == SY_PROTO_TLS ? 5061 : 5060;
 
-		if ((port ? port : dflt) == listens[i].port && tp_addr_same_ip(&a, &listens[i].addr))
+		if ((port ? port : dflt) != listens[i].port)
+			continue;
+		/* the bound IP, or what a wildcard listen advertises in our Via */
+		if (tp_addr_same_ip(&a, &listens[i].addr) ||
+		    sy_str_caseeq(host, sy_cstr(listens[i].host)))
 			return 1;
 	}
 	return 0;

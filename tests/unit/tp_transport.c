@@ -111,6 +111,16 @@ static void test_addr(void **state)
 	assert_false(tp_listen_match(SY_STR("127.0.0.1"), 5060));
 	assert_false(tp_listen_match(SY_STR("127.0.0.2"), PORT_UDP));
 	assert_int_equal(tp_listen_add(SY_PROTO_UDP, SY_STR("nohost"), 1, NULL), EINVAL);
+	/* a wildcard listen advertises a real address, never 0.0.0.0, in Via */
+	{
+		int w;
+
+		assert_int_equal(tp_listen_add(SY_PROTO_UDP, SY_STR("*"), 15019, &w), 0);
+		assert_string_not_equal(tp_listen_get((unsigned)w)->host, "0.0.0.0");
+		assert_int_equal(tp_addr_parse(sy_cstr(tp_listen_get((unsigned)w)->host), 1, &a), 0);
+		/* and a reply to that Via is recognised as ours */
+		assert_true(tp_listen_match(sy_cstr(tp_listen_get((unsigned)w)->host), 15019));
+	}
 	assert_int_equal(tp_listen_add(SY_PROTO_WS, SY_STR("127.0.0.1"), 1, NULL), EPROTONOSUPPORT);
 }
 
