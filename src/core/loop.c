@@ -400,7 +400,9 @@ int sy_loop_run_once(struct sy_loop *l, int max_wait_ms)
 	struct epoll_event ev[SY_EPOLL_BATCH];
 	int n, i, wait;
 
-	refresh_now();
+	/* the clock read after the previous wait is recent enough here: one read per iteration */
+	if (!now_cache)
+		refresh_now();
 	fire_due(l, sy_now_ms());
 	wait = next_timer_ms(l, max_wait_ms);
 	n = epoll_wait(l->epfd, ev, SY_EPOLL_BATCH, wait);
