@@ -400,6 +400,40 @@ static void test_udp_ipv6(void **state)
 	close(fd);
 }
 
+static void test_tcp_ipv6(void **state)
+{
+	struct sockaddr_in6 to;
+	struct sy_dest d;
+	char buf[32];
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), idx = -1;
+
+	(void)state;
+	assert_int_equal(tp_listen_add(SY_PROTO_TCP, SY_STR("::1"), PORT_TCP + 3, &idx), 0);
+	tp_worker_fini();
+	assert_int_equal(tp_worker_init(loop, 0), 0);
+	memset(&to, 0, sizeof(to));
+	to.sin6_family = AF_INET6;
+	to.sin6_addr = in6addr_loopback;
+	to.sin6_port = htons(PORT_TCP + 3);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+	spin(1);
+	assert_int_equal(nrecv, 1);
+	assert_int_equal(last_ri.proto, SY_PROTO_TCP);
+	assert_int_equal(last_ri.src.u.sa.sa_family, AF_INET6);
+	assert_int_equal(last_ri.listen_idx, idx);
+	memset(&d, 0, sizeof(d));
+	d.proto = SY_PROTO_TCP;
+	d.listen_idx = idx;
+	d.conn_id = last_ri.conn_id;
+	d.addr = last_ri.src;
+	assert_int_equal(tp_send(&d, "SIP/2.0 200 OK\r\n", 16), 0);
+	assert_int_equal(recv(fd, buf, 16, MSG_WAITALL), 16);
+	assert_memory_equal(buf, "SIP/2.0 200 OK\r\n", 16);
+	close(fd);
+	run_a_bit();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_framing_and_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_oversized_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_per_ip_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_outgoing_reuse, setup, teardown),
