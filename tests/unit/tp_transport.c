@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -434,6 +435,76 @@ static void test_tcp_ipv6(void **state)
 	run_a_bit();
 }
 
+/* ---- ordering with several workers: each worker echoes what it reads back to the sender */
+static void echo_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
+{
+	struct sy_dest d;
+
+	memset(&d, 0, sizeof(d));
+	d.proto = SY_PROTO_UDP;
+	d.listen_idx = rcv->listen_idx;
+	d.addr = rcv->src;
+	tp_send(&d, buf, len);
+}
+
+static int w_init(struct sy_loop *l, int idx, void *arg)
+{
+	(void)arg;
+	return tp_worker_init(l, idx);
+}
+
+static void w_fini(struct sy_loop *l, int idx, void *arg)
+{
+	(void)l;
+	(void)idx;
+	(void)arg;
+	tp_worker_fini();
+}
+
+static void test_udp_order_with_workers(void **state)
+{
+	struct sockaddr_in to;
+	int fd[4], i, k, rcvbuf = 1 << 20;
+	char buf[32];
+
+	(void)state;
+	tp_listen_reset();
+	assert_int_equal(tp_listen_add(SY_PROTO_UDP, SY_STR("127.0.0.1"), PORT_UDP + 5, NULL), 0);
+	tp_set_recv(echo_recv);
+	assert_int_equal(sy_workers_start(3, w_init, w_fini, NULL), 0);
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_port = htons(PORT_UDP + 5);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* several peers (different source ports, so spread over the workers' sockets), each
+	 * sending a numbered burst: every peer gets its own burst back in order */
+	for (k = 0; k < 4; k++) {
+		fd[k] = socket(AF_INET, SOCK_DGRAM, 0);
+		setsockopt(fd[k], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	}
+	for (i = 0; i < 300; i++)
+		for (k = 0; k < 4; k++) {
+			int n = snprintf(buf, sizeof(buf), "%d", i);
+
+			assert_int_equal(sendto(fd[k], buf, (size_t)n, 0, (struct sockaddr *)&to,
+						sizeof(to)), n);
+		}
+	for (k = 0; k < 4; k++) {
+		for (i = 0; i < 300; i++) {
+			struct pollfd p = { fd[k], POLLIN, 0 };
+			ssize_t n;
+
+			assert_int_equal(poll(&p, 1, 2000), 1);
+			n = recv(fd[k], buf, sizeof(buf) - 1, 0);
+			assert_true(n > 0);
+			buf[n] = 0;
+			assert_int_equal(atoi(buf), i);
+		}
+		close(fd[k]);
+	}
+	sy_workers_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +517,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_per_ip_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_outgoing_reuse, setup, teardown),
+		cmocka_unit_test(test_udp_order_with_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
