@@ -15,7 +15,8 @@
 #include "tm/tm.h"
 
 #define TM_MAX_BRANCHES 16	/* parallel + serial branches of one transaction */
-#define TM_BLOCK_SIZE 4096	/* transaction memory comes in blocks of this size */
+#define TM_BLOCK_SMALL 2048	/* transaction memory comes in pooled blocks of these sizes; */
+#define TM_BLOCK_LARGE 8192	/* a message bigger than that gets a block of its own */
 #define TM_CHUNK 256		/* transactions/branches allocated per pool growth */
 #define TM_HASH_BITS 14
 #define TM_MAX_HDRS 160
@@ -30,11 +31,11 @@ enum tm_cstate { TM_C_CALLING, TM_C_PROCEEDING, TM_C_COMPLETED, TM_C_TERMINATED 
 enum tm_cancel { TM_CAN_NONE, TM_CAN_PENDING, TM_CAN_SENT, TM_CAN_DONE };
 
 /* transaction memory: a chain of blocks, all released with the transaction */
+enum tm_block_class { TM_BK_SMALL, TM_BK_LARGE, TM_BK_ALONE };
 struct tm_block {
 	struct tm_block *next;
 	size_t cap, used;
-	size_t big;		/* larger than TM_BLOCK_SIZE: malloc'ed alone, freed alone;
-				 * a size_t so that data[] starts 8-byte aligned */
+	size_t cls;		/* enum tm_block_class (a size_t so that data[] is 8-byte aligned) */
 	char data[];
 };
 
@@ -132,7 +133,7 @@ struct tm_table {
 	struct tm_branch **bchunks;
 	unsigned nbchunks;
 	struct tm_branch *bfree;
-	struct tm_block *blocks;	/* free TM_BLOCK_SIZE blocks */
+	struct tm_block *blocks[2];	/* free small and large blocks */
 	struct tm_trans *bucket[1u << TM_HASH_BITS];
 	/* armed before the transaction exists (t_on_* then t_relay) */
 	const struct scr_ctx *pend_ctx;

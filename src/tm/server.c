@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/worker.h"
+#include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tp/tp.h"
 #include "tm/internal.h"
@@ -111,7 +112,6 @@ int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 {
 	const struct sip_msg *m = ctx->msg;
 	struct tm_table *tb = tm_table();
-	struct sip_limits lim;
 	struct tm_trans *t;
 	unsigned cap;
 	int rc;
@@ -137,17 +137,14 @@ int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 	if (!t->req || !t->msg.hdr)
 		goto nomem;
 	t->req_len = m->len;
-	t->msg.hdr_cap = cap;
-	sip_limits_default(&lim);
-	lim.max_headers = cap;
-	if (lim.max_msg < m->len)
-		lim.max_msg = (unsigned)m->len;
-	rc = sip_msg_parse(&t->msg, t->req, t->req_len, 0, &lim);
+	/* the copy holds the same bytes: move the parsed message onto it instead of parsing
+	 * again (a second parse cost as much as the whole route) */
+	rc = sip_msg_rebase(&t->msg, m, t->req, t->msg.hdr, cap);
 	if (rc) {
-		/* the same bytes parsed before: only a parser limit mismatch gets here */
-		LOG_ERR("tm: request copy does not parse (%d): %.*s", rc, SY_FMT(m->callid));
+		LOG_ERR("tm: cannot move the request onto its copy (%d): %.*s", rc,
+			SY_FMT(m->callid));
 		tm_trans_free(t);
-		return EBADMSG;
+		return rc;
 	}
 	t->mid = m->mid;
 	t->rfc2543 = !(m->via1.branch.len > 7 && memcmp(m->via1.branch.s, "z9hG4bK", 7) == 0);
@@ -155,8 +152,18 @@ int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 		t->rcv = *ctx->rcv;
 	if (tm_upstream(t, ctx))
 		LOG_WARN("tm: cannot mark the Via for local replies of %.*s", SY_FMT(m->callid));
-	t->to_tag_len = (size_t)snprintf(t->to_tag, sizeof(t->to_tag), "sy%x.%x%x",
-					 tm_hash(m->callid), t->slot, t->gen);
+	{
+		/* "sy<hash>.<slot><gen>" in hex, by hand: once per transaction */
+		struct px_buf tg = { t->to_tag, 0, sizeof(t->to_tag) - 1 };
+
+		px_puts(&tg, "sy");
+		px_put_hex(&tg, tm_hash(m->callid), 0);
+		px_puts(&tg, ".");
+		px_put_hex(&tg, t->slot, 0);
+		px_put_hex(&tg, t->gen, 0);
+		t->to_tag_len = px_buf_ok(&tg) ? tg.len : 0;
+		t->to_tag[t->to_tag_len] = '\0';
+	}
 	t->fr_ms = tm_cfg.fr_ms;
 	t->fr_inv_ms = tm_cfg.fr_inv_ms;
 	if (tb->pend_ctx == ctx && tb->pend_msg == ctx->msg) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tm/internal.h"
 
@@ -138,19 +139,22 @@ unsigned tm_count(void)
 
 static struct tm_block *tm_block_get(struct tm_table *tb, size_t need)
 {
+	static const size_t caps[2] = { TM_BLOCK_SMALL, TM_BLOCK_LARGE };
 	struct tm_block *bk;
+	size_t cls = need <= TM_BLOCK_SMALL ? TM_BK_SMALL :
+		     need <= TM_BLOCK_LARGE ? TM_BK_LARGE : TM_BK_ALONE;
 
-	if (need <= TM_BLOCK_SIZE && tb->blocks) {
-		bk = tb->blocks;
-		tb->blocks = bk->next;
+	if (cls != TM_BK_ALONE && tb->blocks[cls]) {
+		bk = tb->blocks[cls];
+		tb->blocks[cls] = bk->next;
 	} else {
-		size_t cap = need > TM_BLOCK_SIZE ? need : TM_BLOCK_SIZE;
+		size_t cap = cls == TM_BK_ALONE ? need : caps[cls];
 
 		bk = malloc(sizeof(*bk) + cap);
 		if (!bk)
 			return NULL;
 		bk->cap = cap;
-		bk->big = cap > TM_BLOCK_SIZE;
+		bk->cls = cls;
 	}
 	bk->used = 0;
 	bk->next = NULL;
@@ -176,8 +180,8 @@ void *tm_alloc(struct tm_trans *t, size_t n)
 	if (!bk)
 		return NULL;
 	bk->used = n;
-	if (t->mem && bk->big) {
-		/* keep the partly used block current: a big one is full anyway */
+	if (t->mem && bk->cap - n < t->mem->cap - t->mem->used) {
+		/* the current block has more room left: it stays the one to fill */
 		bk->next = t->mem->next;
 		t->mem->next = bk;
 	} else {
@@ -202,11 +206,11 @@ static void tm_mem_release(struct tm_table *tb, struct tm_trans *t)
 
 	for (bk = t->mem; bk; bk = next) {
 		next = bk->next;
-		if (bk->big) {
+		if (bk->cls == TM_BK_ALONE) {
 			free(bk);
 		} else {
-			bk->next = tb->blocks;
-			tb->blocks = bk;
+			bk->next = tb->blocks[bk->cls];
+			tb->blocks[bk->cls] = bk;
 		}
 	}
 	t->mem = NULL;
@@ -369,10 +373,11 @@ static void tm_table_destroy(struct tm_table *tb)
 		free(tb->chunks[c]);
 	for (c = 0; c < tb->nbchunks; c++)
 		free(tb->bchunks[c]);
-	for (bk = tb->blocks; bk; bk = next) {
-		next = bk->next;
-		free(bk);
-	}
+	for (c = 0; c < 2; c++)
+		for (bk = tb->blocks[c]; bk; bk = next) {
+			next = bk->next;
+			free(bk);
+		}
 	free(tb->chunks);
 	free(tb->bchunks);
 	free(tb);
@@ -455,14 +460,24 @@ struct tm_trans *tm_by_slot(unsigned slot, uint32_t gen)
 int tm_branch_id(const struct tm_trans *t, unsigned idx, char *buf, size_t cap, size_t *len)
 {
 	int w = sy_worker_self();
-	int n;
+	struct px_buf b = { buf, 0, cap };
 
 	tm_salt_init();
-	n = snprintf(buf, cap, TM_BRANCH_PREFIX "%08x.%x.%x.%x.%x", tm_salt, w < 0 ? 0 : w,
-		     t->slot, t->gen, idx);
-	if (n < 0 || (size_t)n >= cap)
+	/* by hand, not snprintf: built for every branch of every request */
+	px_puts(&b, TM_BRANCH_PREFIX);
+	px_put_hex(&b, tm_salt, 8);
+	px_puts(&b, ".");
+	px_put_hex(&b, w < 0 ? 0 : (uint32_t)w, 0);
+	px_puts(&b, ".");
+	px_put_hex(&b, t->slot, 0);
+	px_puts(&b, ".");
+	px_put_hex(&b, t->gen, 0);
+	px_puts(&b, ".");
+	px_put_hex(&b, idx, 0);
+	if (b.len >= cap)	/* room for the NUL snprintf wrote, which callers may rely on */
 		return ENOSPC;
-	*len = (size_t)n;
+	buf[b.len] = '\0';
+	*len = b.len;
 	return 0;
 }
 
