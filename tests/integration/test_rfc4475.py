@@ -20,7 +20,8 @@ without touching the benchmark's, and where nothing can leave the machine; a rep
 Via's port. Over TCP: one connection per message, replies on that connection; clerr (Content-
 Length beyond the data) and baddn (no empty line after the headers): nothing forwarded while
 the connection waits for the rest; ncl and mcl01
-(unrecoverable framing): the proxy closes the connection.
+(unrecoverable framing): the proxy closes the connection. Over both transports the proxy holds
+no more descriptors after the corpus than before it (/proc/PID/fd).
 """
 import os
 import re
@@ -217,6 +218,11 @@ def judge(r, px, peer, back, transport, conn_peer=None):
     peer.expect_nothing(0.2, what=mine)
 
 
+def fd_count(px):
+    """Descriptors open in the proxy (/proc/PID/fd): a leak shows as growth over the corpus."""
+    return len(os.listdir("/proc/%d/fd" % px.proc.pid))
+
+
 def run_corpus(transport):
     enter_netns()
     rows = manifest()
@@ -224,6 +230,7 @@ def run_corpus(transport):
     with Proxy(CFG, name="rfc4475", subst={"PEER": peer.port}) as px:
         wire = Wire(rows)
         failures = []
+        fd0 = fd_count(px)
         for r in rows:
             time.sleep(0.05)        # let stragglers of the previous message land, then forget
             peer.drain()
@@ -248,6 +255,15 @@ def run_corpus(transport):
         ua.send(make_request("OPTIONS", "sip:after@example.com", ua.hostport()))
         got = peer.expect(lambda m: m.method == "OPTIONS" and "after@" in (m.ruri or ""), WAIT)
         assert got.hdrs("Via")[0].startswith("SIP/2.0/UDP 127.0.0.1:%d" % px.port)
+        # every connection of the corpus is closed by now: none may stay open in the proxy
+        n = fd_count(px)
+        end = time.monotonic() + 5
+        while n > fd0 and time.monotonic() < end:
+            time.sleep(0.1)
+            n = fd_count(px)
+        if n > fd0:
+            failures.append("descriptor leak over %s: %d open before the corpus, %d after" %
+                            (transport, fd0, n))
         if failures:
             raise AssertionError("%d of %d RFC 4475 messages handled wrong over %s:\n\n%s" %
                                  (len(failures), len(rows), transport, "\n\n".join(failures)))
