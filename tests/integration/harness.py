@@ -11,21 +11,26 @@ Proxy(cfg_text, name=None, workers=1, env=None, subst=None, args=(), ready=True,
     subst={"PEER": peer.port}). A `workers = N` line is prepended unless the cfg sets
     workers/children (workers=None: leave the cfg alone). The cfg is written to a temp dir and
     SY_BIN -f cfg started in cwd; readiness: an OPTIONS with Max-Forwards: 0 gets a reply (483
-    expected) on the first UDP listen (else the first TCP one). Attributes: .port .tcpport .ports (dict name -> port) .addr .tcpaddr
-    .cfg_path .proc. Methods: .stop() (SIGTERM, waits, asserts exit 0 and no sanitizer report
-    in stderr, returns stderr text), .kill(), .alive(), .stderr_text(), .stats() (SIGUSR1, waits
-    for a new "stats: k=v ..." stderr line, returns a dict, ints converted), .wait_stat(key=
-    "tm_active", want=0, timeout=40) (polls stats() until it holds), context manager
-    (stops on exit; on an exception it prints the stderr tail and kills).
+    expected) on the first UDP listen (else the first TCP one).
+    Attributes: .port .tcpport (first UDP / TCP listen, placeholders or literal) .addr .tcpaddr
+    ((host, port)) .ports (placeholder -> port) .cfg_path .cfg_text .proc.
+    Methods: .stop() (SIGTERM, waits, asserts exit 0 and no sanitizer report in stderr,
+    returns stderr text), .kill(), .alive(), .stderr_text(), .log_lines(*levels) (stderr lines
+    at ERROR or worse, or at the levels named), .stats() (SIGUSR1, waits for a new
+    "stats: k=v ..." stderr line, returns a dict, ints converted), .wait_stat(key="tm_active",
+    want=0, timeout=40) (polls stats() until it holds), context manager (stops on exit; on an
+    exception it prints the stderr tail and kills).
+check_config(cfg_text, args=("-c",), subst=None) -> (rc, stdout+stderr, cfg path).
 
-UdpPeer(port=0, target=None), TcpPeer(connect=None, port=0)
+UdpPeer(port=0, target=None, host=LOCAL), TcpPeer(connect=None, port=0, host=LOCAL)
     Peers read in a background thread; every message lands in .log as (monotonic time, Msg) and
     in a queue that recv()/expect() consume. TcpPeer(connect=(host, port)) opens one connection
-    to the proxy; TcpPeer() listens (.port) and accepts the proxy's connections.
+    to the proxy; TcpPeer() listens (.port) and accepts the proxy's connections (.conns).
+    host=LOCAL6 ("::1") for IPv6.
     .send(text_or_bytes, addr=None, auto_cl=False, conn=None): str gets \\n -> \\r\\n; bytes are
         sent raw. auto_cl fixes Content-Length. addr defaults to .target (UdpPeer) / the
         connection (TcpPeer: the connected one, or the last accepted one, or conn=).
-    .recv(timeout=2) -> Msg or None
+    .recv(timeout=2) -> Msg or None; .drain() -> the queued messages
     .expect(what, timeout=2) -> Msg: what is a status code (int), a method (str), or a
         predicate(Msg) -> bool; messages that do not match are skipped (they stay in .log). On
         timeout raises AssertionError with a dump of everything received.
@@ -34,8 +39,10 @@ UdpPeer(port=0, target=None), TcpPeer(connect=None, port=0)
         Vias, From, To (+ tag on > 100), Call-ID, CSeq copied, Record-Route on dialog-creating
         replies; UDP: sent to the top Via's sent-by (received/rport honoured); TCP: back on the
         connection the request came on.
-    .hostport() "127.0.0.1:port", .addr, .port, .close(); TcpPeer.wait_closed(timeout) -> bool
-    (the proxy closed the connection).
+    .hostport() "127.0.0.1:port" ("[::1]:port"), .addr, .port, .close(), .dump_log();
+    TcpPeer.wait_closed(timeout) -> bool (the proxy closed the connection).
+free_port(kind="udp"|"tcp"|"both"), wait_bound(port, transport) (a socket is bound there,
+    read from /proc/net), hostport(host, port), new_branch(), rand_token().
 
 Msg(raw): .raw (bytes) .text .is_request .method .ruri .version .status .reason .hdr(name)
     (first value, compact forms understood) .hdrs(name) (all values; list headers like Via,
