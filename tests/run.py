@@ -38,6 +38,7 @@ CORPUS = os.path.join(REPO, "tests", "fuzz", "corpus")
 UNIT_TIMEOUT = 300
 FUZZ_TIMEOUT = 600
 TEST_TIMEOUT = 120
+BUDGET = 15 * 60           # the whole suite, on 2 cores
 
 PASSED_RE = re.compile(r"^\[\s*PASSED\s*\]\s+(\d+)\s+test", re.M)
 FAILED_RE = re.compile(r"^\[\s*FAILED\s*\]\s+(\d+)\s+test", re.M)
@@ -50,11 +51,13 @@ class Tally:
         self.passed = 0
         self.failed = 0
         self.failures = []
+        self.times = []            # (seconds, name): the suite must stay under 15 minutes
         self.verbose = verbose
         self.lock = threading.Lock()
 
     def report(self, name, npass, nfail, secs, output, why=""):
         with self.lock:
+            self.times.append((secs, name))
             self.passed += npass
             self.failed += nfail
             if nfail:
@@ -299,7 +302,12 @@ def main():
 
     if tally.failures:
         print("failed: " + ", ".join(tally.failures))
-    print("(%.0fs)" % (time.monotonic() - t0))
+    total = time.monotonic() - t0
+    if a.v or total > BUDGET / 2:
+        print("slowest: " + ", ".join("%s %.0fs" % (n, t) for t, n in sorted(tally.times)[-5:][::-1]))
+    if total > BUDGET:
+        print("warning: the suite took %.0fs, over its %ds budget" % (total, BUDGET))
+    print("(%.0fs)" % total)
     print("%d passed, %d failed" % (tally.passed, tally.failed))
     return 1 if tally.failed or tally.passed == 0 else 0
 
