@@ -5,7 +5,8 @@ transaction is left (SIGUSR1 -> "stats: tm_active=0"). Timers are small (T1 50 m
 T4 100 ms, wt_timer 1 s) so that each case takes a few seconds."""
 import time
 
-from harness import Proxy, TcpPeer, UdpPeer, make_ack, make_cancel, make_request
+from harness import (Proxy, TcpPeer, UdpPeer, check_config, make_ack, make_cancel,
+                     make_request)
 
 TIMEOUT = 60
 
@@ -735,6 +736,25 @@ failure_route[f] {
         assert r.reason == "Kept Across", r.dump()
         c.uac.send(make_ack(req, r))
         c.no_tm_left()
+
+
+def test_tm_config_errors_at_load():
+    rc, out, _ = check_config("""loadmodule "tm.so"
+modparam("tm", "T1_timer", 0)
+modparam("tm", "fr_timeout", "x")
+route {
+    t_on_failure("nope");
+    t_relay();
+}
+onreply_route[r] {
+    t_relay();
+}
+""")
+    assert rc == 1, out
+    assert ":2:" in out and "T1_timer" in out and "out of range" in out, out
+    assert ":3:" in out and "fr_timeout" in out, out
+    assert ":5:" in out and "nope" in out, out
+    assert ":9:" in out and "t_relay" in out, out     # not allowed in onreply_route
 
 
 if __name__ == "__main__":
