@@ -2,7 +2,10 @@
 50 calls/s (INVITE/180/200/ACK/BYE/200), over UDP and over TCP (one connection each side,
 sipp -t t1), with one and with two workers. Every call must succeed: a stateless proxy relays
 requests by its script and replies by Via (RFC 3261 §16.11, §18.2.2), retransmissions included."""
-from harness import Proxy, SippProc, free_port, sipp, wait_bound
+import os
+import time
+
+from harness import LOCAL, Proxy, SippProc, free_port, sipp, sipp_uas, wait_bound
 
 TIMEOUT = 180
 CALLS = 200
@@ -56,6 +59,34 @@ def test_stateless_udp_2_workers():
 
 def test_stateless_tcp_2_workers():
     run_calls("tcp", 2)
+
+
+def fd_count(px):
+    return len(os.listdir("/proc/%d/fd" % px.proc.pid))
+
+
+def test_stateless_tcp_connection_per_call():
+    # sipp -t tn: every call on a connection of its own, 200 of them opened and closed by the
+    # caller; afterwards the proxy holds no more descriptors than before, give or take its
+    # connection to the callee
+    uas = sipp_uas("uas", calls=CALLS, transport="tcp", args=["-max_socket", 1000])
+    try:
+        with Proxy(CFG % "tcp", name="sl-tn", subst={"UAS": uas.port}) as px:
+            before = fd_count(px)
+            uac = sipp(["-sn", "uac", "%s:%d" % (LOCAL, px.tcpport), "-i", LOCAL,
+                        "-p", free_port("both"), "-r", RATE, "-m", CALLS, "-t", "tn",
+                        "-max_socket", 1000, "-timeout", "60s", "-timeout_error"], timeout=90)
+            assert uac.rc == 0 and uac.count("SuccessfulCall") == CALLS, uac.dump()
+            res = uas.wait(20)
+            assert res.count("SuccessfulCall") == CALLS, res.dump()
+            end = time.monotonic() + 10
+            while fd_count(px) > before + 2 and time.monotonic() < end:
+                time.sleep(0.2)
+            assert fd_count(px) <= before + 2, "%d descriptors before, %d after %d connections" % (
+                before, fd_count(px), CALLS)
+            assert not px.log_lines(), "\n".join(px.log_lines()[:20])
+    finally:
+        uas.kill()
 
 
 if __name__ == "__main__":
