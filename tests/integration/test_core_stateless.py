@@ -61,6 +61,28 @@ def test_stateless_tcp_2_workers():
     run_calls("tcp", 2)
 
 
+def test_sigterm_under_load():
+    # SIGTERM while calls are in flight, UDP and TCP connections open, 2 workers: exit 0 within
+    # the harness' timeout, no sanitizer report, no leak (LeakSanitizer runs at exit)
+    for transport in ("udp", "tcp"):
+        uas = sipp_uas("uas", calls=100000, transport=transport)
+        uac = None
+        try:
+            with Proxy(CFG % transport, name="term-" + transport, workers=2,
+                       subst={"UAS": uas.port}) as px:
+                dst = "%s:%d" % (LOCAL, px.tcpport if transport == "tcp" else px.port)
+                uac = SippProc(["-sn", "uac", dst, "-i", LOCAL, "-p", free_port("both"),
+                                "-r", 100, "-m", 100000, "-d", 2000,
+                                "-t", "t1" if transport == "tcp" else "u1"])
+                time.sleep(3)
+                assert uac.proc.poll() is None, "the caller gave up early:\n" + uac.stop().dump()
+                px.stop()
+        finally:
+            if uac:
+                uac.kill()
+            uas.kill()
+
+
 def fd_count(px):
     return len(os.listdir("/proc/%d/fd" % px.proc.pid))
 
