@@ -136,6 +136,12 @@ void sip_limits_default(struct sip_limits *lim);
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, int stream,
 		  const struct sip_limits *lim);
 
+/* dst = src moved onto nbuf, a byte-identical copy of src->buf[0..src->len): every slice into
+ * the old buffer is shifted, the header index is copied into hdr (hdr_cap >= src->nhdr).
+ * Costs a copy of the index instead of a second parse. 0 or EINVAL. */
+int sip_msg_rebase(struct sip_msg *dst, const struct sip_msg *src, const char *nbuf,
+		   struct sip_hdr *hdr, unsigned hdr_cap);
+
 /* header lookup: index of the next header with id (or name, case-insensitive, compact forms
  * resolved) at or after index start, or -1 */
 int sip_hdr_next(const struct sip_msg *m, enum sip_hdr_id id, int start);
