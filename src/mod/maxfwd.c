@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "mod/units.h"
+#include "proxy/fmt.h"
 
 static long mf_max_limit = 256;	/* OpenSIPS default */
 
@@ -17,7 +18,7 @@ static int mf_process(struct scr_ctx *ctx, const struct scr_arg *a)
 	const struct sip_msg *m = ctx->msg;
 	char *buf;
 	long v;
-	int n, rc;
+	int rc;
 
 	if (!m || !m->is_request || !ctx->edits)
 		return -1;
@@ -35,8 +36,12 @@ static int mf_process(struct scr_ctx *ctx, const struct scr_arg *a)
 		return -1;
 	}
 	if (m->maxfwd < 0) {
-		n = snprintf(buf, 40, "Max-Forwards: %ld\r\n", a[0].i);
-		rc = sip_build_append_hdr(ctx->edits, sy_str_make(buf, (size_t)n));
+		struct px_buf b = { buf, 0, 40 };
+
+		px_puts(&b, "Max-Forwards: ");
+		px_put_uint(&b, (uint64_t)a[0].i);
+		px_puts(&b, "\r\n");
+		rc = sip_build_append_hdr(ctx->edits, sy_str_make(buf, b.len));
 	} else {
 		int h = m->first[SIP_H_MAX_FORWARDS];
 		const struct sip_hdr *hd;
@@ -45,9 +50,12 @@ static int mf_process(struct scr_ctx *ctx, const struct scr_arg *a)
 			return -1;
 		hd = &m->hdr[h];
 		v = m->maxfwd > mf_max_limit ? mf_max_limit : m->maxfwd;
-		n = snprintf(buf, 40, "%ld", v - 1);
+		struct px_buf b = { buf, 0, 40 };
+
+		/* by hand, not snprintf: every relayed request comes through here */
+		px_put_uint(&b, (uint64_t)(v - 1));
 		rc = sip_build_replace(ctx->edits, (size_t)(hd->body.s - m->buf), hd->body.len,
-				       sy_str_make(buf, (size_t)n));
+				       sy_str_make(buf, b.len));
 	}
 	if (rc) {
 		LOG_ERR("mf_process_maxfwd_header(): cannot edit: %s", strerror(rc));

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "mod/rr.h"
+#include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "sip/build.h"
 #include "sip/msg.h"
@@ -38,15 +39,22 @@ static int rr_line(struct scr_ctx *ctx, const struct tp_listen *ls, sy_str param
 {
 	size_t cap = 64 + sizeof(ls->host) + params.len;
 	char *p = sy_arena_alloc(ctx->arena, cap);
-	int n;
+	struct px_buf b = { p, 0, cap };
 
 	if (!p)
 		return ENOMEM;
-	n = snprintf(p, cap, "Record-Route: <sip:%s:%u%s;lr%.*s>\r\n", ls->host, ls->port,
-		     proto_param(ls->proto), SY_FMT(params));
-	if (n < 0 || (size_t)n >= cap)
+	/* by hand, not snprintf: every record-routed request builds one or two */
+	px_puts(&b, "Record-Route: <sip:");
+	px_puts(&b, ls->host);
+	px_puts(&b, ":");
+	px_put_uint(&b, ls->port);
+	px_puts(&b, proto_param(ls->proto));
+	px_puts(&b, ";lr");
+	px_put(&b, params);
+	px_puts(&b, ">\r\n");
+	if (b.len >= cap)
 		return ENOSPC;
-	*out = sy_str_make(p, (size_t)n);
+	*out = sy_str_make(p, b.len);
 	return 0;
 }
 

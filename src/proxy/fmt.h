@@ -17,7 +17,8 @@ struct px_buf {
 
 static inline void px_put(struct px_buf *b, sy_str x)
 {
-	if (b->len + x.len <= b->cap)
+	/* an absent value is (NULL, 0): memcpy must not see its NULL */
+	if (x.len && b->len + x.len <= b->cap)
 		memcpy(b->s + b->len, x.s, x.len);
 	b->len += x.len;
 }
@@ -48,6 +49,21 @@ static inline void px_put_hex64(struct px_buf *b, uint64_t v)
 	for (i = 15; i >= 0; i--, v >>= 4)
 		tmp[i] = hx[v & 15u];
 	px_put(b, sy_str_make(tmp, 16));
+}
+
+/* lower-case hex without leading zeros ("%x"); width 8 pads with zeros to 8 digits ("%08x") */
+static inline void px_put_hex(struct px_buf *b, uint32_t v, int width)
+{
+	static const char hx[] = "0123456789abcdef";
+	char tmp[8];
+	int n = 0;
+
+	do
+		tmp[7 - n++] = hx[v & 15u];
+	while ((v >>= 4) && n < 8);
+	while (n < width && n < 8)
+		tmp[7 - n++] = '0';
+	px_put(b, sy_str_make(tmp + 8 - n, (size_t)n));
 }
 
 /* 1 when everything fitted */

@@ -36,6 +36,18 @@ static void put_c(struct writer *w, const char *s)
 	put(w, s, strlen(s));
 }
 
+/* decimal, by hand: every local reply has a status code and a Content-Length */
+static void put_uint(struct writer *w, size_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do
+		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10u);
+	while ((v /= 10u) && n < sizeof(tmp));
+	put(w, tmp + sizeof(tmp) - n, n);
+}
+
 static void put_hdr(struct writer *w, const char *name, sy_str value)
 {
 	put_c(w, name);
@@ -74,15 +86,15 @@ int sip_reply_build(const struct sip_msg *req, unsigned code, sy_str reason, sy_
 		    size_t *outlen)
 {
 	struct writer w = { out, cap, 0, 0 };
-	char num[32];
 	int i;
 
 	if (code < 100 || code > 699)
 		return EINVAL;
 	if (reason.len == 0)
 		reason = sy_cstr(sip_reason_phrase(code));
-	snprintf(num, sizeof(num), "SIP/2.0 %u ", code);
-	put_c(&w, num);
+	put_c(&w, "SIP/2.0 ");
+	put_uint(&w, code);
+	put(&w, " ", 1);
 	puts_str(&w, reason);
 	put(&w, "\r\n", 2);
 
@@ -124,8 +136,9 @@ int sip_reply_build(const struct sip_msg *req, unsigned code, sy_str reason, sy_
 	if ((i = req->first[SIP_H_CSEQ]) >= 0)
 		put_hdr(&w, "CSeq: ", req->hdr[i].body);
 	puts_str(&w, extra_hdrs);
-	snprintf(num, sizeof(num), "Content-Length: %zu\r\n\r\n", body.len);
-	put_c(&w, num);
+	put_c(&w, "Content-Length: ");
+	put_uint(&w, body.len);
+	put(&w, "\r\n\r\n", 4);
 	puts_str(&w, body);
 	if (w.full)
 		return ENOSPC;
