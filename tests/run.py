@@ -23,13 +23,13 @@ Ends with the exact line "N passed, N failed"; exits 1 if anything failed or not
 import argparse
 import ast
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTEG = os.path.join(REPO, "tests", "integration")
@@ -78,12 +78,28 @@ def indent(text, limit=400):
     return "\n".join("    | " + l for l in lines)
 
 
+_active = set()            # process groups running now, killed on Ctrl-C
+_stopping = threading.Event()
+
+
+def kill_active():
+    _stopping.set()
+    for pgid in list(_active):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def run_capture(cmd, timeout, env=None, cwd=REPO):
     """Run cmd in its own process group (so a timeout kills every child it started, e.g. the
     proxy a test spawned). Returns (rc, output text, seconds); rc is None on timeout."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          env=env, cwd=cwd, start_new_session=True)
+    _active.add(p.pid)
+    if _stopping.is_set():          # Ctrl-C raced with the start
+        os.killpg(p.pid, signal.SIGKILL)
     try:
         out, _ = p.communicate(timeout=timeout)
         rc = p.returncode
@@ -99,6 +115,7 @@ def run_capture(cmd, timeout, env=None, cwd=REPO):
         os.killpg(p.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    _active.discard(p.pid)
     return rc, out.decode("utf-8", "replace"), time.monotonic() - t0
 
 
@@ -231,6 +248,8 @@ RUNNER = ("import sys, importlib; sys.path.insert(0, %r); "
 
 def run_integration_file(fn, tests, tally, env):
     for test, timeout in tests:
+        if _stopping.is_set():
+            return
         name = "%s::%s" % (fn, test)
         if test == "<syntax>":
             tally.report(name, 0, 1, 0, str(timeout), "syntax error")
@@ -292,13 +311,26 @@ def main():
             sel = [t for t in tests if want("%s::%s" % (fn, t[0]))]
             if sel:
                 files.append((fn, sel))
-        if a.j > 1 and len(files) > 1:
-            with ThreadPoolExecutor(max_workers=a.j) as ex:
-                for f in [ex.submit(run_integration_file, fn, tests, tally, env) for fn, tests in files]:
-                    f.result()
-        else:
-            for fn, tests in files:
+        # a.j lanes, each taking the next file; daemon threads, so Ctrl-C in the main thread
+        # is not held up by a lane waiting for its test
+        todo = queue.Queue()
+        for f in files:
+            todo.put(f)
+
+        def lane():
+            while not _stopping.is_set():
+                try:
+                    fn, tests = todo.get_nowait()
+                except queue.Empty:
+                    return
                 run_integration_file(fn, tests, tally, env)
+
+        lanes = [threading.Thread(target=lane, daemon=True) for _ in range(max(1, a.j))]
+        for t in lanes:
+            t.start()
+        for t in lanes:
+            while t.is_alive():
+                t.join(0.2)
 
     if tally.failures:
         print("failed: " + ", ".join(tally.failures))
@@ -313,4 +345,10 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # the tests run in sessions of their own, so Ctrl-C does not reach them: end them here
+        kill_active()
+        print("interrupted")
+        sys.exit(130)
