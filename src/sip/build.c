@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sip/build.h"
+#include "sip/lex.h"
 
 void sip_build_init(struct sip_build *b, const struct sip_msg *m, struct sip_edit *e,
 		    unsigned cap)
@@ -99,6 +100,21 @@ int sip_build_remove_via1(struct sip_build *b)
 	if (i < 0)
 		return EINVAL;
 	const struct sip_hdr *h = &b->m->hdr[i];
+	const struct sip_via *v1 = &b->m->via1;
+	const char *be = h->body.s + h->body.len;
+	if (v1->raw.len && v1->raw.s >= h->body.s && v1->raw.s + v1->raw.len <= be) {
+		/* the parser already split off the topmost via-parm (m->via1, always from this
+		 * field): what follows it is LWS then the end, or ',' and the next via-parm
+		 * (sip_msg_parse checked that), so no second parse of the field is needed */
+		const char *p = sip_skip_lws(v1->raw.s + v1->raw.len, be);
+		if (p >= be)
+			return sip_build_remove_hdr(b, (unsigned)i);
+		if (*p != ',')
+			return EINVAL;
+		p = sip_skip_lws(p + 1, be);
+		return sip_build_replace(b, off_of(b, h->body.s), (size_t)(p - h->body.s),
+					 SY_NULL_STR);
+	}
 	if (sip_via_parse(h->body, &v, &rest))
 		return EINVAL;
 	if (rest.len == 0)
