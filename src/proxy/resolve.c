@@ -20,6 +20,7 @@ struct dns_ent {
 };
 static struct dns_ent dns[PX_DNS_MAX];
 static unsigned ndns;
+static unsigned dns_gen;	/* bumped on every change of the name cache */
 
 static const struct dns_ent *dns_find(sy_str host)
 {
@@ -58,6 +59,7 @@ int px_dns_add(sy_str name)
 	e->addr.len = res->ai_addrlen;
 	e->len = name.len;
 	ndns++;
+	dns_gen++;
 out:
 	if (res)
 		freeaddrinfo(res);
@@ -75,6 +77,7 @@ void px_dns_reset(void)
 	for (i = 0; i < ndns; i++)
 		free(dns[i].name);
 	ndns = 0;
+	dns_gen++;
 }
 
 static void set_port(struct sy_addr *a, unsigned port)
@@ -95,7 +98,51 @@ static int has_listen(enum sy_proto p)
 	return 0;
 }
 
+/* The answer for a URI depends only on the URI, the listen table and the name cache, all
+ * fixed while workers run; so each worker remembers its last few answers and a script that
+ * sets the same $du on every request (or relays to the same next hop) parses it once. Only
+ * successes are kept, for URIs up to PX_RCACHE_URI octets. */
+#define PX_RCACHE 4
+#define PX_RCACHE_URI 128
+struct rcache_ent {
+	size_t len;	/* 0: empty */
+	unsigned dns_gen;	/* the name cache it was resolved with */
+	char uri[PX_RCACHE_URI];
+	struct sy_dest dst;
+};
+static _Thread_local struct rcache_ent rcache[PX_RCACHE];
+static _Thread_local unsigned rcache_next;
+
+static int px_resolve_uri(sy_str uri, struct sy_dest *out);
+
 int px_resolve(sy_str uri, struct sy_dest *out)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < PX_RCACHE; i++) {
+		const struct rcache_ent *e = &rcache[i];
+
+		if (e->len && e->len == uri.len && e->dns_gen == dns_gen &&
+		    memcmp(e->uri, uri.s, uri.len) == 0 &&
+		    (e->dst.proto == SY_PROTO_UDP || has_listen(e->dst.proto))) {
+			*out = e->dst;
+			return 0;
+		}
+	}
+	rc = px_resolve_uri(uri, out);
+	if (rc == 0 && uri.len && uri.len <= PX_RCACHE_URI) {
+		struct rcache_ent *e = &rcache[rcache_next++ % PX_RCACHE];
+
+		memcpy(e->uri, uri.s, uri.len);
+		e->len = uri.len;
+		e->dns_gen = dns_gen;
+		e->dst = *out;
+	}
+	return rc;
+}
+
+static int px_resolve_uri(sy_str uri, struct sy_dest *out)
 {
 	struct sip_uri u;
 	sy_str host;
