@@ -46,9 +46,10 @@ int px_via_line(const struct sy_dest *dst, sy_str branch, char *buf, size_t cap,
 
 /* §16.11: z9hG4bK + hash of the incoming branch when it has the magic cookie, else of the
  * RFC 2543 transaction fields (To tag, From tag, Call-ID, Request-URI, top Via, CSeq number) */
-static sy_str stateless_branch(const struct sip_msg *m, char out[32])
+static sy_str stateless_branch(const struct sip_msg *m, const struct sy_rcvinfo *rcv,
+			       char out[64])
 {
-	struct px_buf b = { out, 0, 32 };
+	struct px_buf b = { out, 0, 64 };
 	sy_str p[6];
 	unsigned n;
 	char cseq[12];
@@ -70,6 +71,13 @@ static sy_str stateless_branch(const struct sip_msg *m, char out[32])
 	}
 	px_puts(&b, "z9hG4bKsl");
 	px_put_hex64(&b, px_hash(p, n));
+	/* a request that came on a connection: name it in our Via, so the stateless reply can go
+	 * back on that same connection (§18.2.2) and not to the sent-by port, where a client
+	 * behind NAT or with an ephemeral port does not listen */
+	if (rcv && rcv->conn_id) {
+		px_puts(&b, ";" PX_VIA_CONN_PARAM "=");
+		px_put_hex64(&b, rcv->conn_id);
+	}
 	return sy_str_make(out, b.len);
 }
 
@@ -116,7 +124,7 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 	struct sip_build b;
 	struct sip_edit *e;
 	struct sy_dest d;
-	char branch[32], *via, *mf = NULL, *out;
+	char branch[64], *via, *mf = NULL, *out;
 	size_t vialen, cap, outlen;
 	unsigned ecap;
 	int rc;
@@ -178,7 +186,7 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 		if (rc)
 			goto out;
 	}
-	rc = px_via_line(&d, stateless_branch(m, branch), via, 256, &vialen);
+	rc = px_via_line(&d, stateless_branch(m, ctx->rcv, branch), via, 256, &vialen);
 	if (rc)
 		goto out;
 	rc = sip_build_prepend_hdr(&b, sy_str_make(via, vialen));

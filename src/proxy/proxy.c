@@ -217,6 +217,28 @@ static void reply_in(struct scr_ctx *ctx)
 			   SY_FMT(v2.raw), strerror(rc));
 		return;
 	}
+	if (d.proto != SY_PROTO_UDP) {
+		/* our Via may name the connection the request came on: reply on it (§18.2.2) */
+		sy_str cid;
+		uint64_t id = 0;
+		size_t i;
+
+		if (sip_param_get(m->via1.params, SY_STR(PX_VIA_CONN_PARAM), &cid) == 0 &&
+		    cid.len && cid.len <= 16) {
+			for (i = 0; i < cid.len; i++) {
+				char c = cid.s[i];
+				unsigned v = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+					   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16u;
+
+				if (v > 15) {
+					id = 0;
+					break;
+				}
+				id = id << 4 | v;
+			}
+			d.conn_id = id;
+		}
+	}
 	rc = sip_build_remove_via1(ctx->edits);
 	cap = rc ? 0 : sip_build_size(ctx->edits);
 	out = rc ? NULL : sy_arena_alloc(ctx->arena, cap);

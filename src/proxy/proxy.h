@@ -49,6 +49,9 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdr
  * (or $du, or the R-URI). 0 or errno */
 int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst);
 
+/* Via param in our stateless Via naming the connection the request came on (hex conn_id) */
+#define PX_VIA_CONN_PARAM "sycid"
+
 /* the Via header line we put on requests we send: "Via: SIP/2.0/UDP host:port;branch=...\r\n",
  * written into buf; 0 or ENOSPC */
 int px_via_line(const struct sy_dest *dst, sy_str branch, char *buf, size_t cap, size_t *len);

@@ -83,7 +83,8 @@ static int setup(void **state)
 	if (scr_load_mem("test.cfg", script, sizeof(script) - 1, stderr, &px_prog) || !px_prog)
 		return -1;
 	tp_listen_reset();
-	if (tp_listen_add(SY_PROTO_UDP, SY_STR("127.0.0.1"), P_PROXY, NULL) || px_init())
+	if (tp_listen_add(SY_PROTO_UDP, SY_STR("127.0.0.1"), P_PROXY, NULL) ||
+	    tp_listen_add(SY_PROTO_TCP, SY_STR("127.0.0.1"), P_PROXY, NULL) || px_init())
 		return -1;
 	loop = sy_loop_new(0);
 	hop_fd = bound_udp(P_HOP);
@@ -332,13 +333,67 @@ static void test_resolve(void **state)
 	assert_int_equal(tp_addr_port(&d.addr), 5070);
 	assert_int_equal(px_resolve(SY_STR("sip:localhost:7"), &d), 0);
 	assert_int_equal(tp_addr_port(&d.addr), 7);
-	/* no TLS/TCP listen in this test */
+	assert_int_equal(px_resolve(SY_STR("sip:127.0.0.1;transport=tcp"), &d), 0);
+	assert_int_equal(d.proto, SY_PROTO_TCP);
+	/* no TLS listen in this test */
 	assert_int_equal(px_resolve(SY_STR("sips:127.0.0.1"), &d), EPROTONOSUPPORT);
-	assert_int_equal(px_resolve(SY_STR("sip:127.0.0.1;transport=tcp"), &d), EPROTONOSUPPORT);
+	assert_int_equal(px_resolve(SY_STR("sip:127.0.0.1;transport=tls"), &d), EPROTONOSUPPORT);
 	/* names only when registered at load: no DNS here */
 	assert_int_equal(px_resolve(SY_STR("sip:unknown.invalid"), &d), EHOSTUNREACH);
 	assert_int_equal(px_resolve(SY_STR("tel:+123"), &d), EINVAL);
 	assert_int_equal(px_resolve(SY_STR("garbage"), &d), EINVAL);
+}
+
+/* a request over TCP relayed to a UDP next hop: the reply goes back on the client's
+ * connection, although its Via names a port nobody listens on (§18.2.2) */
+static void test_tcp_reply_same_connection(void **state)
+{
+	static const char req[] =
+		"OPTIONS sip:bob@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 10.1.1.1:5999;branch=z9hG4bKtcp1\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@example.com>;tag=f1\r\n"
+		"To: <sip:bob@example.com>\r\n"
+		"Call-ID: tcp1\r\n"
+		"CSeq: 1 OPTIONS\r\n"
+		"Content-Length: 0\r\n\r\n";
+	struct sockaddr_in to;
+	struct pollfd p;
+	char buf[4096], rep[1024], ourvia[256];
+	const char *v, *e;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), i;
+	ssize_t n;
+
+	(void)state;
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_port = htons(P_PROXY);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+	for (i = 0; i < 10; i++)
+		sy_loop_run_once(loop, 10);
+	p.fd = hop_fd;
+	p.events = POLLIN;
+	assert_int_equal(poll(&p, 1, 200), 1);
+	n = recv(hop_fd, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = 0;
+	v = strstr(buf, "Via: SIP/2.0/UDP 127.0.0.1:15030;branch=");
+	assert_non_null(v);
+	assert_non_null(strstr(v, ";" PX_VIA_CONN_PARAM "="));
+	e = strstr(v, "\r\n");
+	assert_true(e - v - 5 < (long)sizeof(ourvia));
+	memcpy(ourvia, v + 5, (size_t)(e - v - 5));
+	ourvia[e - v - 5] = 0;
+	reply_with(rep, sizeof(rep), 200, ourvia,
+		   "SIP/2.0/TCP 10.1.1.1:5999;branch=z9hG4bKtcp1;received=127.0.0.1");
+	/* the hop answers over UDP; the client reads it on its TCP connection */
+	assert_int_equal(exchange(hop_fd, rep, fd, buf, sizeof(buf)) > 0, 1);
+	assert_true(strncmp(buf, "SIP/2.0 200 Whatever\r\nVia: SIP/2.0/TCP 10.1.1.1:5999;", 52) == 0);
+	close(fd);
+	for (i = 0; i < 3; i++)
+		sy_loop_run_once(loop, 10);
 }
 
 int main(void)
@@ -351,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_bad_request_400),
 		cmocka_unit_test(test_420),
 		cmocka_unit_test(test_reply_relay),
+		cmocka_unit_test(test_tcp_reply_same_connection),
 		cmocka_unit_test(test_resolve),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
