@@ -42,6 +42,9 @@ struct sy_loop {
 	uint64_t tick;		/* last ms whose slot was processed */
 	unsigned ntimers;	/* armed timers */
 	struct sy_timer slot[SY_WHEEL_SLOTS];	/* circular list heads */
+	/* one bit per non-empty slot: the wheel jumps over empty milliseconds instead of
+	 * visiting each (at low traffic most of the loop's work was walking empty slots) */
+	uint64_t occ[SY_WHEEL_SLOTS / 64];
 
 	pthread_mutex_t inbox_mu;
 	struct sy_post *in_head, *in_tail;
@@ -101,6 +104,41 @@ static void list_append(struct sy_timer *head, struct sy_timer *t)
 	head->prev = t;
 }
 
+static void occ_set(struct sy_loop *l, unsigned idx)
+{
+	l->occ[idx >> 6] |= 1ull << (idx & 63u);
+}
+
+/* after a timer left the list at head: clear the slot's bit if that emptied it */
+static void occ_update(struct sy_loop *l, const struct sy_timer *head)
+{
+	if (head->next == head && head >= l->slot && head < l->slot + SY_WHEEL_SLOTS) {
+		unsigned idx = (unsigned)(head - l->slot);
+
+		l->occ[idx >> 6] &= ~(1ull << (idx & 63u));
+	}
+}
+
+/* smallest k in 1..maxd whose slot (from + k) is non-empty, 0 when none */
+static uint64_t next_occ(const struct sy_loop *l, uint64_t from, uint64_t maxd)
+{
+	uint64_t k = 1;
+
+	if (maxd > SY_WHEEL_SLOTS)
+		maxd = SY_WHEEL_SLOTS;
+	while (k <= maxd) {
+		unsigned idx = (unsigned)((from + k) & SY_WHEEL_MASK);
+		uint64_t w = l->occ[idx >> 6] >> (idx & 63u);
+
+		if (w) {
+			k += (uint64_t)__builtin_ctzll(w);
+			return k <= maxd ? k : 0;
+		}
+		k += 64u - (idx & 63u);
+	}
+	return 0;
+}
+
 void sy_timer_start(struct sy_loop *l, struct sy_timer *t, uint64_t ms, sy_timer_cb cb, void *arg)
 {
 	uint64_t at;
@@ -113,14 +151,19 @@ void sy_timer_start(struct sy_loop *l, struct sy_timer *t, uint64_t ms, sy_timer
 	/* a slot at or before the current tick is not visited again this revolution */
 	at = t->expires > l->tick ? t->expires : l->tick + 1;
 	list_append(&l->slot[at & SY_WHEEL_MASK], t);
+	occ_set(l, (unsigned)(at & SY_WHEEL_MASK));
 	l->ntimers++;
 }
 
 void sy_timer_stop(struct sy_loop *l, struct sy_timer *t)
 {
+	const struct sy_timer *prev;
+
 	if (!sy_timer_armed(t))
 		return;
+	prev = t->prev;
 	list_unlink(t);
+	occ_update(l, prev);
 	l->ntimers--;
 }
 
@@ -139,8 +182,14 @@ static void fire_due(struct sy_loop *l, uint64_t now)
 	}
 	while (l->tick < now && l->ntimers) {
 		struct sy_timer *head, *t, *next;
-		uint64_t tick = l->tick + 1;
+		/* the next non-empty slot: the ticks in between have nothing to fire */
+		uint64_t k = next_occ(l, l->tick, now - l->tick), tick;
 
+		if (!k) {
+			l->tick = now;
+			break;
+		}
+		tick = l->tick + k;
 		l->tick = tick;
 		head = &l->slot[tick & SY_WHEEL_MASK];
 		if (head->next == head)
@@ -154,6 +203,7 @@ static void fire_due(struct sy_loop *l, uint64_t now)
 				list_append(&due, t);
 			}
 		}
+		occ_update(l, head);
 		while (due.next != &due) {
 			t = due.next;
 			list_unlink(t);
@@ -179,12 +229,9 @@ static int next_timer_ms(const struct sy_loop *l, int cap)
 	if (l->ntimers == 0)
 		return cap;
 	lim = cap < 0 || cap > SY_TIMER_SCAN ? SY_TIMER_SCAN : cap;
-	for (i = 1; i <= lim; i++) {
-		const struct sy_timer *h = &l->slot[(l->tick + (uint64_t)i) & SY_WHEEL_MASK];
-
-		if (h->next != h)
-			break;
-	}
+	i = (int)next_occ(l, l->tick, (uint64_t)lim);
+	if (!i)
+		i = lim + 1;
 	/* the wait starts from `now`, which may already be ahead of tick */
 	{
 		uint64_t now = sy_now_ms();
