@@ -9,7 +9,7 @@
 set -e
 
 RUN_PKGS="gcc make libsqlite3-dev libssl-dev libhiredis-dev pkg-config"
-TEST_PKGS="$RUN_PKGS libcmocka-dev sip-tester clang libclang-rt-14-dev python3 nftables iproute2 redis-server"
+TEST_PKGS="$RUN_PKGS libcmocka-dev sip-tester clang libclang-rt-14-dev python3 nftables iproute2 redis-server sipvicious"
 BENCH_PKGS="$TEST_PKGS kamailio"
 
 case "${1:-run}" in
