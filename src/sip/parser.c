@@ -44,8 +44,9 @@ static sy_str canonical_name(sy_str name)
  * no known header */
 #define HN(lit, hid) \
 	if (name.len == sizeof(lit) - 1 && sip_name_eq(name.s, lit, name.len)) \
-		return memchr(name.s, '\r', name.len) ? SIP_H_OTHER : hid
-enum sip_hdr_id sip_hdr_id_of(sy_str name)
+		return hid
+/* the id of a header name made of token characters only (as the parser indexes them) */
+static enum sip_hdr_id hdr_id_token(sy_str name)
 {
 	if (name.len == 0)
 		return SIP_H_OTHER;
@@ -126,6 +127,16 @@ enum sip_hdr_id sip_hdr_id_of(sy_str name)
 }
 #undef HN
 
+enum sip_hdr_id sip_hdr_id_of(sy_str name)
+{
+	enum sip_hdr_id id = hdr_id_token(name);
+
+	/* a CR can fold onto '-' in sip_name_eq: such a name is no known header */
+	if (id != SIP_H_OTHER && name.len > 1 && memchr(name.s, '\r', name.len))
+		return SIP_H_OTHER;
+	return id;
+}
+
 static const char *const method_names[] = {
 	[SIP_M_INVITE] = "INVITE", [SIP_M_ACK] = "ACK", [SIP_M_BYE] = "BYE",
 	[SIP_M_CANCEL] = "CANCEL", [SIP_M_REGISTER] = "REGISTER", [SIP_M_OPTIONS] = "OPTIONS",
@@ -134,14 +145,29 @@ static const char *const method_names[] = {
 	[SIP_M_REFER] = "REFER", [SIP_M_PUBLISH] = "PUBLISH",
 };
 
-/* methods are case-sensitive (RFC 3261 §7.1) */
+/* methods are case-sensitive (RFC 3261 §7.1); the first octet picks the one candidate, so
+ * each request and CSeq costs one memcmp instead of a strlen and compare per known method */
 enum sip_method sip_method_id(sy_str method)
 {
-	for (size_t i = 1; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
-		if (sy_str_eq(method, sy_cstr(method_names[i])))
-			return (enum sip_method)i;
+	enum sip_method c;
+
+	if (method.len < 3)
+		return SIP_M_OTHER;
+	switch (method.s[0]) {
+	case 'A': c = SIP_M_ACK; break;
+	case 'B': c = SIP_M_BYE; break;
+	case 'C': c = SIP_M_CANCEL; break;
+	case 'I': c = method.s[2] == 'V' ? SIP_M_INVITE : SIP_M_INFO; break;
+	case 'M': c = SIP_M_MESSAGE; break;
+	case 'N': c = SIP_M_NOTIFY; break;
+	case 'O': c = SIP_M_OPTIONS; break;
+	case 'P': c = method.s[1] == 'R' ? SIP_M_PRACK : SIP_M_PUBLISH; break;
+	case 'R': c = method.s[2] == 'G' ? SIP_M_REGISTER : SIP_M_REFER; break;
+	case 'S': c = SIP_M_SUBSCRIBE; break;
+	case 'U': c = SIP_M_UPDATE; break;
+	default: return SIP_M_OTHER;
 	}
-	return SIP_M_OTHER;
+	return sy_str_eq(method, sy_cstr(method_names[c])) ? c : SIP_M_OTHER;
 }
 
 int sip_hdr_next(const struct sip_msg *m, enum sip_hdr_id id, int start)
@@ -342,7 +368,21 @@ static int parse_known(struct sip_msg *m, const struct sip_limits *lim)
 			return fail(m, EBADMSG, 400, "Bad Content-Length", h->raw.s);
 		m->clen = (long)n;
 	}
+	/* values are at most one more than the commas of each field: count exactly (quotes and
+	 * <> hide commas) only when that bound is over the limit */
 	unsigned ncontact = 0;
+	for (i = sip_hdr_next(m, SIP_H_CONTACT, 0); i >= 0;
+	     i = sip_hdr_next(m, SIP_H_CONTACT, i + 1)) {
+		const char *c = m->hdr[i].body.s, *ce = c + m->hdr[i].body.len;
+		ncontact++;
+		while (c < ce && (c = memchr(c, ',', (size_t)(ce - c)))) {
+			ncontact++;
+			c++;
+		}
+	}
+	if (ncontact <= lim->max_contacts)
+		return 0;
+	ncontact = 0;
 	for (i = sip_hdr_next(m, SIP_H_CONTACT, 0); i >= 0;
 	     i = sip_hdr_next(m, SIP_H_CONTACT, i + 1)) {
 		rest = m->hdr[i].body;
@@ -441,7 +481,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, int stream,
 			return fail(m, EMSGSIZE, 400, "Too Many Headers", n);
 		struct sip_hdr *h = &m->hdr[m->nhdr];
 		h->name = name;
-		h->id = sip_hdr_id_of(name);
+		h->id = hdr_id_token(name);	/* name is token characters: no CR in it */
 		v = sip_skip_lws(v, fe);
 		h->body = sip_slice(v, sip_rtrim_lws(v, fe));
 		h->raw = sip_slice(n, fe + 2);
