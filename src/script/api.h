@@ -170,6 +170,9 @@ int scr_route_index(const struct scr_prog *p, enum scr_route_type type, sy_str n
 int scr_has_route(const struct scr_prog *p, enum scr_route_type type, int idx);
 /* routes of a type (indices 0..n-1; for REQUEST/ONREPLY index 0 may be an absent main route) */
 unsigned scr_route_count(const struct scr_prog *p, enum scr_route_type type);
+/* how many distinct $avp(name)s p uses: only ctx->avps[0..n) can ever be set (indexes are
+ * given at load); SCR_MAX_VARS when p is NULL */
+unsigned scr_avp_count(const struct scr_prog *p);
 /* timer_route[name, secs]: its interval and name (idx < scr_route_count(p, SCR_ROUTE_TIMER)) */
 unsigned scr_timer_secs(const struct scr_prog *p, int idx);
 sy_str scr_route_name(const struct scr_prog *p, enum scr_route_type type, int idx);

@@ -236,6 +236,13 @@ unsigned scr_route_count(const struct scr_prog *p, enum scr_route_type type)
 	return p ? p->rt[scr_type_index(type)].n : 0;
 }
 
+unsigned scr_avp_count(const struct scr_prog *p)
+{
+	if (!p)
+		return SCR_MAX_VARS;
+	return p->navps < SCR_MAX_VARS ? p->navps : SCR_MAX_VARS;
+}
+
 unsigned scr_timer_secs(const struct scr_prog *p, int idx)
 {
 	if (!scr_has_route(p, SCR_ROUTE_TIMER, idx))

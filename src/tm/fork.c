@@ -25,15 +25,16 @@ void tm_ctx_from_trans(struct scr_ctx *ctx, struct tm_trans *t, int route_type)
 /* flags and avps outlive the message: string values are copied into transaction memory */
 void tm_ctx_to_trans(const struct scr_ctx *ctx, struct tm_trans *t)
 {
-	unsigned i;
+	/* only the avps the script names can be set: a script without any costs nothing here */
+	unsigned i, n = scr_avp_count(ctx->prog);
 
 	t->flags = ctx->flags;
 	t->bflags = ctx->bflags;
 	if (!t->avps) {
-		for (i = 0; i < SCR_MAX_VARS; i++)
+		for (i = 0; i < n; i++)
 			if (ctx->avps[i].is_int || ctx->avps[i].s.len)
 				break;
-		if (i == SCR_MAX_VARS)
+		if (i == n)
 			return;	/* none set: nothing to keep */
 		t->avps = tm_alloc(t, SCR_MAX_VARS * sizeof(*t->avps));
 		if (!t->avps) {
@@ -42,7 +43,7 @@ void tm_ctx_to_trans(const struct scr_ctx *ctx, struct tm_trans *t)
 		}
 		memset(t->avps, 0, SCR_MAX_VARS * sizeof(*t->avps));
 	}
-	for (i = 0; i < SCR_MAX_VARS; i++) {
+	for (i = 0; i < n; i++) {
 		const struct scr_value *v = &ctx->avps[i];
 		struct scr_value *o = &t->avps[i];
 
