@@ -17,7 +17,8 @@ import time
 
 from harness import Proxy, SippProc, enter_netns, free_port, sipp
 
-TIMEOUT = int(os.environ.get("REL_LOSS_TIMEOUT", "200"))
+TIMEOUT = 200     # tests/run.py reads this literal; `make stress` sets REL_LOSS_TIMEOUT
+LIMIT = int(os.environ.get("REL_LOSS_TIMEOUT", TIMEOUT))
 CALLS = int(os.environ.get("REL_LOSS_CALLS", "200"))
 RATE = 40
 
@@ -99,14 +100,14 @@ def test_calls_through_10_percent_loss():
     nft("-f", "-", stdin=NFT)
     uas_port = free_port("both")
     uas = SippProc(["-sn", "uas", "-i", "127.0.0.1", "-p", uas_port, "-m", CALLS,
-                    "-timeout", "%ds" % (TIMEOUT - 20)])
+                    "-timeout", "%ds" % (LIMIT - 20)])
     try:
         with Proxy(CFG, name="rel-loss", subst={"UAS": uas_port}) as px:
             before = dropped()
             uac = sipp(["-sn", "uac", "127.0.0.1:%d" % px.port, "-i", "127.0.0.1",
                         "-p", free_port("both"), "-r", RATE, "-m", CALLS,
-                        "-timeout", "%ds" % (TIMEOUT - 60), "-max_recv_loops", 10000],
-                       timeout=TIMEOUT - 40)
+                        "-timeout", "%ds" % (LIMIT - 60), "-max_recv_loops", 10000],
+                       timeout=LIMIT - 40)
             ok, failed = uac.count("SuccessfulCall") or 0, uac.count("FailedCall") or 0
             lost = dropped() - before
             assert lost > 0, "nftables dropped nothing: the loss rule is not in effect"

@@ -14,7 +14,8 @@ import time
 
 from harness import Msg, Proxy, SippProc, UdpPeer, free_port, make_ack, make_request, sipp_uas
 
-TIMEOUT = int(os.environ.get("REL_OVERLOAD_TIMEOUT", "120"))
+TIMEOUT = 120     # tests/run.py reads this literal; `make stress` sets REL_OVERLOAD_TIMEOUT
+LIMIT = int(os.environ.get("REL_OVERLOAD_TIMEOUT", TIMEOUT))
 RATE = int(os.environ.get("REL_OVERLOAD_RATE", "150"))
 DURATION = int(os.environ.get("REL_OVERLOAD_SECONDS", "10"))
 MAX_TM = int(os.environ.get("REL_OVERLOAD_MAX_TM", "40"))
@@ -85,7 +86,7 @@ def probe_call(ua, probe, px, timeout):
 
 def test_overload_503_and_recovery():
     uas = sipp_uas("uas_180_200", calls=RATE * DURATION, args=["-d", RING,
-                                                               "-timeout", "%ds" % (TIMEOUT - 20)])
+                                                               "-timeout", "%ds" % (LIMIT - 20)])
     probe = UdpPeer()
     try:
         with Proxy(CFG, name="rel-overload", subst={"UAS": uas.port, "PROBE": probe.port}) as px:
