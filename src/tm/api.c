@@ -34,7 +34,7 @@ int tm_request_in(struct scr_ctx *ctx)
 	struct sip_msg *m = ctx->msg;
 	struct tm_table *tb = tm_table();
 	struct tm_trans *t;
-	int owner;
+	int owner, handled;
 
 	if (!tb)
 		return 0;
@@ -47,7 +47,7 @@ int tm_request_in(struct scr_ctx *ctx)
 		/* §9.2 / §16.10: matched like the INVITE; answered 200 hop by hop */
 		t = tm_lookup(m, SIP_M_INVITE);
 		if (!t)
-			return 0;
+			return tm_zombie_request(ctx, &handled) ? 0 : handled;
 		px_reply(ctx, 200, SY_STR("OK"), SY_NULL_STR);
 		ctx->replied = 1;
 		tm_cancel_trans(t);
@@ -58,14 +58,17 @@ int tm_request_in(struct scr_ctx *ctx)
 		/* §17.2.1: the ACK to our non-2xx final ends here; an ACK to a 2xx is a request of
 		 * its own, for the script */
 		t = tm_lookup(m, SIP_M_INVITE);
-		if (!t || t->relayed_2xx || !t->final_sent)
+		if (!t)
+			return tm_zombie_request(ctx, &handled) ? 0 : handled;
+		if (t->relayed_2xx || !t->final_sent)
 			return 0;
 		tm_server_ack(t);
+		tm_maybe_free(t);	/* Confirmed: only Timer I (and D) left, it may shrink */
 		return 1;
 	}
 	t = tm_lookup(m, m->mid);
 	if (!t)
-		return 0;
+		return tm_zombie_request(ctx, &handled) ? 0 : handled;
 	/* a retransmission: answered with the last reply, if any (§17.2.1, §17.2.2) */
 	if (t->last_len)
 		tm_send(&t->up, t->last, t->last_len);
@@ -79,7 +82,7 @@ int tm_reply_in(struct scr_ctx *ctx)
 	struct tm_branch *b;
 	unsigned slot, idx;
 	uint32_t gen;
-	int w;
+	int w, handled;
 
 	if (tm_branch_parse(r->via1.branch, &w, &slot, &gen, &idx))
 		return 0;
@@ -87,6 +90,8 @@ int tm_reply_in(struct scr_ctx *ctx)
 	    !tm_handoff(w, ctx->rcv, r->buf, r->len))
 		return 1;
 	t = tm_by_slot(slot, gen);
+	if (!t && !tm_zombie_reply(ctx, slot, gen, idx, &handled))
+		return handled;	/* the transaction only waits: its compact record answers */
 	if (!t || idx >= t->nbr) {
 		/* transaction gone: a late 2xx still goes upstream (statelessly, by Via), the rest
 		 * has nobody waiting for it */
@@ -125,8 +130,15 @@ void tm_request_done(struct scr_ctx *ctx)
 
 	if (tb && tb->pend_ctx == ctx)
 		tm_pend_reset(tb, NULL);
-	if (!t || ctx->route_type != SCR_ROUTE_REQUEST || t->final_sent || t->nbr > 0)
+	if (!t || ctx->route_type != SCR_ROUTE_REQUEST)
 		return;
+	if (t->final_sent || t->nbr > 0) {
+		/* answered by the script (t_reply): in J or the Accepted wait now, nothing left
+		 * but absorbing retransmissions */
+		if (!tm_compact(t))
+			ctx->host = NULL;
+		return;
+	}
 	/* a transaction the script neither relayed nor answered: forget it, so that a
 	 * retransmission runs the script again */
 	LOG_DBG("tm: %.*s left without relay or reply", SY_FMT(t->msg.callid));
@@ -155,6 +167,12 @@ int tm_relay(struct scr_ctx *ctx, const struct sy_dest *force)
 		return px_forward(ctx, force);	/* ACK to a 2xx: end to end, stateless */
 	if (m->mid == SIP_M_CANCEL) {
 		t = tm_lookup(m, SIP_M_INVITE);
+		if (!t && tm_zombie_match(m, SIP_M_INVITE)) {
+			/* its INVITE has its final reply already: answered, nothing to cancel */
+			px_reply(ctx, 200, SY_STR("OK"), SY_NULL_STR);
+			ctx->replied = 1;
+			return 0;
+		}
 		if (!t)
 			return px_forward(ctx, force);	/* matches nothing: stateless */
 		px_reply(ctx, 200, SY_STR("OK"), SY_NULL_STR);
@@ -202,13 +220,14 @@ int tm_reply(struct scr_ctx *ctx, unsigned code, sy_str reason)
 int tm_check_trans(struct scr_ctx *ctx)
 {
 	const struct sip_msg *m = ctx->msg;
+	enum sip_method want;
 
 	if (ctx->host)
 		return 1;
 	if (!m->is_request)
 		return 0;
-	return tm_lookup(m, m->mid == SIP_M_ACK || m->mid == SIP_M_CANCEL ? SIP_M_INVITE
-								      : m->mid) != NULL;
+	want = m->mid == SIP_M_ACK || m->mid == SIP_M_CANCEL ? SIP_M_INVITE : m->mid;
+	return tm_lookup(m, want) != NULL || tm_zombie_match(m, want);
 }
 
 void tm_arm(struct scr_ctx *ctx, enum tm_route which, int idx)

@@ -41,6 +41,39 @@ struct tm_block {
 
 struct tm_trans;
 
+/* A transaction that only waits (server in J, I or the Accepted wait; branches in K or D)
+ * is "compacted" into a zombie (zombie.c): what RFC 3261 still needs to absorb
+ * retransmissions, a few hundred bytes instead of the ~6 KB of the full transaction. Server
+ * side (§17.2.3 key): branch, sent-by host and port, method, and the last reply sent upstream
+ * (resent to a retransmitted request, §17.2.1/§17.2.2). Client side (§17.1.1.2/§17.1.2.2):
+ * slot+generation of our branch ids, so that a retransmitted final is swallowed (a 2xx of
+ * an INVITE relayed, a non-2xx ACKed again with the ACK kept here). */
+#define TM_ZCLASSES 4		/* zombie sizes: 256, 512, 1024, 2048 bytes */
+struct tm_zdest {		/* a struct sy_dest without the sockaddr_storage padding */
+	uint64_t conn_id;
+	struct sockaddr_in6 a;	/* large enough for AF_INET too */
+	uint32_t alen;
+	int16_t listen_idx;
+	uint8_t proto;
+};
+struct tm_zack {		/* our ACK to a non-2xx on one INVITE branch (Timer D) */
+	struct tm_zdest dst;
+	uint32_t len;
+	uint8_t idx;
+};
+struct tm_zombie {
+	struct tm_zombie *hnext;	/* request matching chain (same hash as tm_trans) */
+	struct tm_zombie *snext;	/* by-slot chain (replies on our branches) */
+	struct sy_timer end;		/* the last of the timers the transaction still ran */
+	struct tm_zdest up;
+	uint32_t hash, gen;
+	unsigned slot;
+	uint32_t last_len;
+	uint16_t branch_len, host_len, method_len, via_port;
+	uint8_t mid, relayed_2xx, nbr, nacks, cls;
+	char data[];		/* branch, host, method, last reply; then the tm_zack records */
+};
+
 struct tm_branch {
 	struct tm_trans *t;
 	struct tm_branch *next_free;
@@ -135,6 +168,10 @@ struct tm_table {
 	struct tm_branch *bfree;
 	struct tm_block *blocks[2];	/* free small and large blocks */
 	struct tm_trans *bucket[1u << TM_HASH_BITS];
+	struct tm_zombie *zbucket[1u << TM_HASH_BITS];	/* zombies by request key */
+	struct tm_zombie *zslot[1u << TM_HASH_BITS];	/* zombies by slot */
+	struct tm_zombie *zfree[TM_ZCLASSES];		/* free zombies of each size */
+	unsigned nzombies;
 	/* armed before the transaction exists (t_on_* then t_relay) */
 	const struct scr_ctx *pend_ctx;
 	const struct sip_msg *pend_msg;
@@ -164,6 +201,9 @@ void tm_maybe_free(struct tm_trans *t);
 int tm_send(const struct sy_dest *dst, const char *buf, size_t len);
 struct sy_loop *tm_loop(void);
 int tm_reliable(enum sy_proto p);
+int tm_is_3261(const struct sip_msg *m);
+uint32_t tm_key_hash(const struct sip_msg *m);
+unsigned tm_via_port(const struct sip_via *v);
 
 /* server.c */
 int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out);
@@ -180,6 +220,21 @@ void tm_branch_cancel(struct tm_branch *b);
 void tm_branch_stop(struct tm_branch *b);
 int tm_branch_alive(const struct tm_branch *b);
 int tm_on_reply(struct scr_ctx *ctx, struct tm_trans *t, struct tm_branch *b);
+
+/* zombie.c: compact records of transactions that only wait */
+/* compact t if nothing but waiting is left: 0 (t is gone, the zombie holds its place) or
+ * EAGAIN (still has work, or the record would not fit: t stays as it is) */
+int tm_compact(struct tm_trans *t);
+/* a request matching a zombie: 0 and *handled (what tm_request_in returns: 1 absorbed, 0 an
+ * ACK to a 2xx, for the script), or ENOENT (no zombie matches) */
+int tm_zombie_request(struct scr_ctx *ctx, int *handled);
+/* 1 when m matches a zombie (want: INVITE for ACK and CANCEL, else m's method) */
+int tm_zombie_match(const struct sip_msg *m, enum sip_method want);
+/* a reply whose branch id names (slot, gen, idx): 0 and *handled (what tm_reply_in returns),
+ * or ENOENT (no zombie has that slot and generation) */
+int tm_zombie_reply(struct scr_ctx *ctx, unsigned slot, uint32_t gen, unsigned idx,
+		    int *handled);
+void tm_zombie_fini(struct tm_table *tb);
 
 /* fork.c: the response context */
 void tm_cancel_others(struct tm_trans *t, const struct tm_branch *keep);

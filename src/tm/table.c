@@ -82,12 +82,12 @@ uint32_t tm_hash(sy_str s)
 	return h;
 }
 
-static int tm_is_3261(const struct sip_msg *m)
+int tm_is_3261(const struct sip_msg *m)
 {
 	return m->via1.branch.len > 7 && memcmp(m->via1.branch.s, "z9hG4bK", 7) == 0;
 }
 
-static uint32_t tm_key_hash(const struct sip_msg *m)
+uint32_t tm_key_hash(const struct sip_msg *m)
 {
 	/* §17.2.3: the branch identifies the transaction; RFC 2543 requests only share a Call-ID
 	 * with their ACK and CANCEL */
@@ -337,16 +337,23 @@ void tm_trans_free(struct tm_trans *t)
 	tm_count_add(-1);
 }
 
+/* t ends when nothing is alive; when only waiting is left it shrinks to a zombie */
 void tm_maybe_free(struct tm_trans *t)
 {
 	unsigned i;
 
-	if (!t || !t->in_use || t->sstate != TM_S_TERMINATED || t->in_failure)
+	if (!t || !t->in_use || t->in_failure)
 		return;
-	for (i = 0; i < t->nbr; i++)
-		if (tm_branch_alive(t->br[i]))
+	if (t->sstate == TM_S_TERMINATED) {
+		for (i = 0; i < t->nbr; i++)
+			if (tm_branch_alive(t->br[i]))
+				break;
+		if (i == t->nbr) {
+			tm_trans_free(t);
 			return;
-	tm_trans_free(t);
+		}
+	}
+	tm_compact(t);
 }
 
 void tm_worker_fini(void)
@@ -369,6 +376,7 @@ static void tm_table_destroy(struct tm_table *tb)
 		for (i = 0; i < TM_CHUNK; i++)
 			if (tb->chunks[c][i].in_use)
 				tm_trans_free(&tb->chunks[c][i]);
+	tm_zombie_fini(tb);
 	for (c = 0; c < tb->nchunks; c++)
 		free(tb->chunks[c]);
 	for (c = 0; c < tb->nbchunks; c++)
@@ -397,7 +405,7 @@ void tm_hash_insert(struct tm_trans *t)
 	tb->bucket[i] = t;
 }
 
-static unsigned tm_via_port(const struct sip_via *v)
+unsigned tm_via_port(const struct sip_via *v)
 {
 	if (v->port)
 		return v->port;
