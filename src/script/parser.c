@@ -989,20 +989,31 @@ static int parse_sockspec(struct parser *ps, sy_str v, int need_proto, struct sc
 }
 
 enum gtype { G_INT, G_BOOL, G_STR, G_LISTEN, G_ALIAS };
+/* integer globals carry their valid range (min < max): a value outside it is a load error at
+ * its file:line:col, never a start-up that fails silently or a counter that wraps */
 static const struct {
 	const char *name;
 	enum gtype t;
+	long min, max;
 } globals[] = {
-	{ "listen", G_LISTEN }, { "socket", G_LISTEN }, { "alias", G_ALIAS },
-	{ "children", G_INT }, { "workers", G_INT }, { "udp_workers", G_INT },
-	{ "tcp_workers", G_INT }, { "tcp_children", G_INT }, { "log_level", G_INT },
-	{ "xlog_level", G_INT }, { "port", G_INT }, { "debug_mode", G_BOOL },
-	{ "log_stderror", G_BOOL }, { "stderror_enabled", G_BOOL },
-	{ "syslog_enabled", G_BOOL }, { "auto_aliases", G_BOOL }, { "dns", G_BOOL },
-	{ "rev_dns", G_BOOL }, { "server_signature", G_BOOL }, { "log_facility", G_STR },
-	{ "syslog_facility", G_STR }, { "log_name", G_STR }, { "mpath", G_STR },
-	{ "server_header", G_STR }, { "user_agent_header", G_STR },
-	{ "tcp_connection_lifetime", G_INT }, { "tcp_max_connections_per_ip", G_INT },
+	{ "listen", G_LISTEN, 0, 0 }, { "socket", G_LISTEN, 0, 0 }, { "alias", G_ALIAS, 0, 0 },
+	/* sy_workers_start() takes 1..256 threads */
+	{ "children", G_INT, 1, 256 }, { "workers", G_INT, 1, 256 },
+	{ "udp_workers", G_INT, 1, 256 }, { "tcp_workers", G_INT, 1, 256 },
+	{ "tcp_children", G_INT, 1, 256 },
+	/* OpenSIPS numbering: -3 (ALERT) .. 4 (DBG) */
+	{ "log_level", G_INT, -3, 4 }, { "xlog_level", G_INT, -3, 4 },
+	{ "port", G_INT, 1, 65535 }, { "debug_mode", G_BOOL, 0, 0 },
+	{ "log_stderror", G_BOOL, 0, 0 }, { "stderror_enabled", G_BOOL, 0, 0 },
+	{ "syslog_enabled", G_BOOL, 0, 0 }, { "auto_aliases", G_BOOL, 0, 0 },
+	{ "dns", G_BOOL, 0, 0 }, { "rev_dns", G_BOOL, 0, 0 },
+	{ "server_signature", G_BOOL, 0, 0 }, { "log_facility", G_STR, 0, 0 },
+	{ "syslog_facility", G_STR, 0, 0 }, { "log_name", G_STR, 0, 0 },
+	{ "mpath", G_STR, 0, 0 }, { "server_header", G_STR, 0, 0 },
+	{ "user_agent_header", G_STR, 0, 0 },
+	/* seconds, turned into unsigned milliseconds by main */
+	{ "tcp_connection_lifetime", G_INT, 1, 86400 },
+	{ "tcp_max_connections_per_ip", G_INT, 1, 65535 },
 };
 
 static void global_set(struct parser *ps, const char *name, int is_int, long i, sy_str s,
@@ -1072,8 +1083,9 @@ static void parse_global(struct parser *ps)
 	}
 	next(ps);	/* past '=' */
 	{
-		struct scr_token vt = ps->tok;
+		struct scr_token vt = ps->tok, at = ps->tok;	/* at: the '-' of a negative */
 		int neg = 0;
+		long iv;
 
 		if (vt.t == TK_MINUS) {
 			neg = 1;
@@ -1087,8 +1099,15 @@ static void parse_global(struct parser *ps)
 				sync_stmt(ps);
 				return;
 			}
-			global_set(ps, globals[gi].name, 1, neg ? -vt.ival : vt.ival,
-				   SY_NULL_STR, &nt);
+			iv = neg ? -vt.ival : vt.ival;
+			if (globals[gi].min < globals[gi].max &&
+			    (iv < globals[gi].min || iv > globals[gi].max)) {
+				scr_diag(ps->d, at.line, at.col, "%s must be %ld..%ld, not %ld",
+					 globals[gi].name, globals[gi].min, globals[gi].max, iv);
+				sync_stmt(ps);
+				return;
+			}
+			global_set(ps, globals[gi].name, 1, iv, SY_NULL_STR, &nt);
 			if (!strcmp(globals[gi].name, "port"))
 				ps->p->default_port = vt.ival;
 			break;

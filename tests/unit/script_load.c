@@ -330,6 +330,18 @@ static void test_err_globals(void **st)
 		      "t.cfg:1:10: bad listen value 'udp:127.0.0.1:99999' (expected "
 		      "[proto:]host[:port])\n");
 	expect_errors("children = abc\n", "t.cfg:1:12: expected an integer, found 'abc'\n");
+	/* out-of-range numbers used to load: 0/-1 workers logged "running: -1 workers",
+	 * 100000 made start-up fail without a word, a negative lifetime wrapped to days */
+	expect_errors("children = 0\n", "t.cfg:1:12: children must be 1..256, not 0\n");
+	expect_errors("workers = -1\n", "t.cfg:1:11: workers must be 1..256, not -1\n");
+	expect_errors("children = 100000\n",
+		      "t.cfg:1:12: children must be 1..256, not 100000\n");
+	expect_errors("tcp_connection_lifetime = -5\n",
+		      "t.cfg:1:27: tcp_connection_lifetime must be 1..86400, not -5\n");
+	expect_errors("tcp_max_connections_per_ip = 0\n",
+		      "t.cfg:1:30: tcp_max_connections_per_ip must be 1..65535, not 0\n");
+	expect_errors("log_level = 9\n", "t.cfg:1:13: log_level must be -3..4, not 9\n");
+	expect_errors("port = 70000\n", "t.cfg:1:8: port must be 1..65535, not 70000\n");
 	expect_errors("#!define X 1\nroute { ok(); }\n",
 		      "t.cfg:1:1: preprocessor directives ('#!') are not supported\n");
 }
