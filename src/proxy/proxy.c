@@ -266,7 +266,7 @@ void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
 	if (!limits_set)
 		px_init();
 	sy_arena_reset(a);
-	memset(&m, 0, sizeof(m));
+	/* no memset of m: sip_msg_parse clears it first, keeping only hdr and hdr_cap */
 	m.hdr = sy_arena_alloc(a, sizeof(*m.hdr) * px_limits.max_headers);
 	e = sy_arena_alloc(a, sizeof(*e) * PX_MAX_EDITS);
 	if (!m.hdr || !e) {
