@@ -209,21 +209,28 @@ int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest)
 	memset(v, 0, sizeof(*v));
 	v->rport = -1;
 	p = start = sip_skip_lws(p, end);
-	/* sent-protocol = protocol-name SLASH protocol-version SLASH transport, SLASH = SWS "/" SWS */
-	for (int part = 0; part < 3; part++) {
-		q = scan_token(p, end);
-		if (q == p)
-			return EBADMSG;
-		if (part == 2) {
-			v->transport = sip_slice(p, q);
-			v->proto = sip_slice(start, q);
-			p = q;
-			break;
+	/* sent-protocol = protocol-name SLASH protocol-version SLASH transport, SLASH = SWS "/" SWS;
+	 * what every client sends, "SIP/2.0/UDP" with no LWS, is taken in one compare */
+	if (end - p > 8 && memcmp(p, "SIP/2.0/", 8) == 0 && (q = scan_token(p + 8, end)) != p + 8) {
+		v->transport = sip_slice(p + 8, q);
+		v->proto = sip_slice(start, q);
+		p = q;
+	} else {
+		for (int part = 0; part < 3; part++) {
+			q = scan_token(p, end);
+			if (q == p)
+				return EBADMSG;
+			if (part == 2) {
+				v->transport = sip_slice(p, q);
+				v->proto = sip_slice(start, q);
+				p = q;
+				break;
+			}
+			p = sip_skip_lws(q, end);
+			if (p >= end || *p != '/')
+				return EBADMSG;
+			p = sip_skip_lws(p + 1, end);
 		}
-		p = sip_skip_lws(q, end);
-		if (p >= end || *p != '/')
-			return EBADMSG;
-		p = sip_skip_lws(p + 1, end);
 	}
 	/* LWS sent-by */
 	q = sip_skip_lws(p, end);
