@@ -48,7 +48,8 @@ struct tm_trans;
  * (resent to a retransmitted request, §17.2.1/§17.2.2). Client side (§17.1.1.2/§17.1.2.2):
  * slot+generation of our branch ids, so that a retransmitted final is swallowed (a 2xx of
  * an INVITE relayed, a non-2xx ACKed again with the ACK kept here). */
-#define TM_ZCLASSES 4		/* zombie sizes: 256, 512, 1024, 2048 bytes */
+#define TM_ZGRAIN 64		/* zombie sizes: multiples of 64 bytes up to 2 KB (a 200 to a */
+#define TM_ZCLASSES 32		/* BYE takes ~500, one with SDP ~900: tight classes, no waste) */
 struct tm_zdest {		/* a struct sy_dest without the sockaddr_storage padding */
 	uint64_t conn_id;
 	struct sockaddr_in6 a;	/* large enough for AF_INET too */

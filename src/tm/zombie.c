@@ -171,15 +171,14 @@ int tm_compact(struct tm_trans *t)
 	}
 	if (!deadline)
 		return EAGAIN;	/* no timer left: tm_maybe_free ends it, not us */
-	for (c = 0; c < TM_ZCLASSES && (256u << c) < size; c++)
-		;
-	if (c == TM_ZCLASSES)
+	c = (unsigned)((size + TM_ZGRAIN - 1) / TM_ZGRAIN) - 1;
+	if (c >= TM_ZCLASSES)
 		return EAGAIN;	/* a big last reply or ACK: the full transaction is as good */
 	z = tb->zfree[c];
 	if (z) {
 		tb->zfree[c] = z->hnext;
 	} else {
-		z = malloc(256u << c);
+		z = malloc((size_t)(c + 1) * TM_ZGRAIN);
 		if (!z)
 			return EAGAIN;
 	}
