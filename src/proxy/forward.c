@@ -81,18 +81,6 @@ static sy_str stateless_branch(const struct sip_msg *m, const struct sy_rcvinfo 
 	return sy_str_make(out, b.len);
 }
 
-/* does any edit already replace the request line URI? (the script may have set it) */
-static int ruri_edited(const struct sip_build *b)
-{
-	size_t off = (size_t)(b->m->ruri.s - b->m->buf);
-	unsigned i;
-
-	for (i = 0; i < b->n; i++)
-		if (b->e[i].off == off && b->e[i].del == b->m->ruri.len)
-			return 1;
-	return 0;
-}
-
 /* force_rport() ran after the receive path marked the Via: add what RFC 3581 §4 adds for a
  * client that asked for rport (rport=, and received= if it was not added already) */
 static int forced_rport(struct scr_ctx *ctx, struct sip_build *b)
@@ -160,7 +148,7 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 	sip_build_init(&b, m, e, ecap);
 	if (ctx->edits && (rc = sip_build_copy(&b, ctx->edits)))
 		goto out;
-	if (ctx->new_ruri.len && !ruri_edited(&b) && (rc = sip_build_set_ruri(&b, ctx->new_ruri)))
+	if (ctx->new_ruri.len && !sip_build_ruri_edited(&b) && (rc = sip_build_set_ruri(&b, ctx->new_ruri)))
 		goto out;
 	if ((rc = forced_rport(ctx, &b)))
 		goto out;

@@ -72,6 +72,20 @@ int sip_build_set_ruri(struct sip_build *b, sy_str uri)
 	return sip_build_replace(b, off_of(b, b->m->ruri.s), b->m->ruri.len, uri);
 }
 
+int sip_build_ruri_edited(const struct sip_build *b)
+{
+	size_t off;
+	unsigned i;
+
+	if (!b->m->is_request || b->m->ruri.len == 0)
+		return 0;
+	off = off_of(b, b->m->ruri.s);
+	for (i = 0; i < b->n; i++)
+		if (b->e[i].off == off && b->e[i].del == b->m->ruri.len)
+			return 1;
+	return 0;
+}
+
 int sip_build_append_hdr(struct sip_build *b, sy_str line)
 {
 	return sip_build_replace(b, b->m->hdr_end, 0, line);

@@ -37,6 +37,9 @@ int sip_build_replace(struct sip_build *b, size_t off, size_t del, sy_str ins);
 
 /* message edits */
 int sip_build_set_ruri(struct sip_build *b, sy_str uri);	/* request line URI */
+/* 1 when an edit already replaces the whole request line URI (a unit or the script set it),
+ * else 0: forwarding must not add a second replacement at the same offset */
+int sip_build_ruri_edited(const struct sip_build *b);
 /* line = "Name: value\r\n"; appended after the last header / before the first one */
 int sip_build_append_hdr(struct sip_build *b, sy_str line);
 int sip_build_prepend_hdr(struct sip_build *b, sy_str line);

@@ -94,7 +94,13 @@ static void test_set_ruri(void **state)
 {
 	(void)state;
 	start(INVITE);
+	assert_false(sip_build_ruri_edited(&F.b));
+	/* a header edit is not a Request-URI edit */
+	assert_int_equal(sip_build_append_hdr(&F.b, SY_STR("X-A: 1\r\n")), 0);
+	assert_false(sip_build_ruri_edited(&F.b));
+	start(INVITE);
 	assert_int_equal(sip_build_set_ruri(&F.b, SY_STR("sip:bob@192.0.2.4:5062;transport=tcp")), 0);
+	assert_true(sip_build_ruri_edited(&F.b));
 	finish();
 	assert_true(sy_str_eq(F.m2.ruri, SY_STR("sip:bob@192.0.2.4:5062;transport=tcp")));
 	assert_int_equal(F.m2.ruri_p.port, 5062);
