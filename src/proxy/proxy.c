@@ -287,6 +287,7 @@ void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
 	ctx.edits = &b;
 	ctx.arena = a;
 	ctx.branch_idx = -1;
+	ctx.trace = px_trace_out;	/* NULL except under switchyard --trace */
 	if (m.is_request) {
 		ctx.route_type = SCR_ROUTE_REQUEST;
 		request_in(&ctx);

@@ -84,4 +84,27 @@ uint64_t px_hash(const sy_str *parts, unsigned n);
 int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int force_rport,
 		    struct sip_build *b, struct sy_arena *a);
 
+/* ---- switchyard --trace (trace.c): one message offline through px_recv */
+
+/* the FILE * a trace goes to (NULL: none, the normal case): px_recv puts it in ctx->trace */
+extern void *px_trace_out;
+/* print to out (a FILE *) instead of sending: "--> udp:IP:PORT (N bytes)" and the bytes, for
+ * every message any layer would send (tp_set_send_hook); the script trace goes there too.
+ * NULL restores real sending. Main thread, before any message. */
+void px_trace_start(void *out);
+/* Read one captured message from path ("-" = stdin) into *buf (malloc'd, the caller frees).
+ * A file with no CR at all has its LFs turned into CRLF and its Content-Length set to the
+ * body's converted length (trailing empty lines are not a body). 0, an errno of fopen/read,
+ * ENODATA (empty), EFBIG (over 1 MB), ENOMEM */
+int px_trace_read(const char *path, char **buf, size_t *len);
+/* "udp:IP:PORT" (tcp/tls/ws/wss; IPv6 as [::1]:PORT) -> where the message came from ($si $sp
+ * $proto), received on our first listen of that transport. 0, EINVAL (bad spec), ENOENT
+ * (no listen of that transport: call after the listens are added) */
+int px_trace_source(const char *spec, struct sy_rcvinfo *out);
+/* Print "<-- SRC (N bytes): start line", then run buf through px_recv as received from rcv on
+ * the calling thread (its loop and arena must exist; timers armed are not run). When the
+ * message does not parse, a "parse error: reason at offset N" line comes first, then what
+ * the proxy answers. 0, EBADMSG (did not parse), ENOMEM */
+int px_trace_message(const struct sy_rcvinfo *rcv, const char *buf, size_t len);
+
 #endif

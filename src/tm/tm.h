@@ -70,4 +70,13 @@ extern int (*tm_send_fn)(const struct sy_dest *dst, const char *buf, size_t len)
 /* free every transaction of the calling worker (worker shutdown, tests) */
 void tm_worker_fini(void);
 
+/* switchyard --trace (summary.c): what the calling worker's table holds: transactions in
+ * use, their branches still waiting for a final reply, and the zombies that only absorb
+ * retransmissions. With file (a FILE *) set, also one line per transaction and per branch
+ * ("tm:   INVITE sip:.. (Call-ID ..): server Proceeding, last reply 100 (local)"). */
+struct tm_summary {
+	unsigned trans, branches, zombies;
+};
+void tm_summary(struct tm_summary *out, void *file);
+
 #endif

@@ -15,6 +15,7 @@ static struct tp_listen listens[TP_MAX_LISTEN];
 static unsigned nlisten;
 
 tp_recv_fn tp_recv_cb;
+static tp_send_hook_fn send_hook;
 
 /* this worker's UDP socket per listen (-1 for other transports) */
 static _Thread_local int udp_fd[TP_MAX_LISTEN];
@@ -23,6 +24,11 @@ static _Thread_local int udp_open;
 void tp_set_recv(tp_recv_fn fn)
 {
 	tp_recv_cb = fn;
+}
+
+void tp_set_send_hook(tp_send_hook_fn fn)
+{
+	send_hook = fn;
 }
 
 /* dotted-quad IPv4 without the copy and NUL that inet_pton needs: 0 or EINVAL */
@@ -339,6 +345,8 @@ int tp_send(const struct sy_dest *dst, const char *buf, size_t len)
 	ls = tp_listen_pick(dst);
 	if (!ls)
 		return EPROTONOSUPPORT;
+	if (send_hook)	/* after the checks a real send makes, so a trace refuses the same */
+		return send_hook(dst, buf, len);
 	if (p == SY_PROTO_UDP) {
 		int fd = udp_open ? udp_fd[ls - listens] : -1;
 

@@ -57,6 +57,11 @@ void tp_worker_fini(void);
  * A connection owned by another worker is written by its owner (the bytes are copied and
  * posted to it). */
 int tp_send(const struct sy_dest *dst, const char *buf, size_t len);
+/* switchyard --trace: with a hook set, tp_send hands every message to it instead of a socket
+ * (its return value is tp_send's), so an offline run shows what would have been sent. NULL
+ * (the default) sends for real. Set it before any message is processed. */
+typedef int (*tp_send_hook_fn)(const struct sy_dest *dst, const char *buf, size_t len);
+void tp_set_send_hook(tp_send_hook_fn fn);
 
 /* addresses */
 /* numeric IPv4/IPv6 ("[::1]" accepted) and port -> addr; 0 or EINVAL */
