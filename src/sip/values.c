@@ -14,6 +14,19 @@ int sip_parse_uint(sy_str s, uint64_t max, uint64_t *out)
 	uint64_t v = 0;
 	if (s.len == 0)
 		return EINVAL;
+	if (s.len <= 19) {
+		/* ports, CSeq, lengths: 19 digits cannot overflow 64 bits, no check per step */
+		for (size_t i = 0; i < s.len; i++) {
+			unsigned d = (unsigned)(unsigned char)s.s[i] - '0';
+			if (d > 9)
+				return EINVAL;
+			v = v * 10 + d;
+		}
+		if (v > max)
+			return ERANGE;
+		*out = v;
+		return 0;
+	}
 	for (size_t i = 0; i < s.len; i++) {
 		unsigned char c = (unsigned char)s.s[i];
 		if (!sip_is_digit(c))
