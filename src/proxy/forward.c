@@ -87,23 +87,31 @@ static int forced_rport(struct scr_ctx *ctx, struct sip_build *b)
 {
 	const struct sip_msg *m = ctx->msg;
 	struct sy_addr sb;
+	struct px_buf pb;
 	char ip[64], *s;
 	size_t end = (size_t)(m->via1.raw.s + m->via1.raw.len - m->buf);
-	int n;
+	size_t iplen;
 
 	if (!ctx->force_rport || m->via1.rport >= 0 || !m->via1.raw.len || !ctx->rcv)
 		return 0;
 	s = sy_arena_alloc(ctx->arena, 96);
 	if (!s)
 		return ENOMEM;
-	tp_addr_ip(&ctx->rcv->src, ip, sizeof(ip));
+	iplen = tp_addr_ip(&ctx->rcv->src, ip, sizeof(ip));
+	pb.s = s;
+	pb.len = 0;
+	pb.cap = 96;
+	px_puts(&pb, ";rport=");
+	px_put_uint(&pb, tp_addr_port(&ctx->rcv->src));
 	/* the receive path added received= unless sent-by already was the source IP */
 	if (!m->via1.received.len && tp_addr_parse(m->via1.host, 0, &sb) == 0 &&
-	    tp_addr_same_ip(&sb, &ctx->rcv->src))
-		n = snprintf(s, 96, ";rport=%u;received=%s", tp_addr_port(&ctx->rcv->src), ip);
-	else
-		n = snprintf(s, 96, ";rport=%u", tp_addr_port(&ctx->rcv->src));
-	return sip_build_replace(b, end, 0, sy_str_make(s, (size_t)n));
+	    tp_addr_same_ip(&sb, &ctx->rcv->src)) {
+		px_puts(&pb, ";received=");
+		px_put(&pb, sy_str_make(ip, iplen));
+	}
+	if (!px_buf_ok(&pb))
+		return ENOSPC;
+	return sip_build_replace(b, end, 0, sy_str_make(s, pb.len));
 }
 
 int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)

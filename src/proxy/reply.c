@@ -58,7 +58,6 @@ int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int f
 
 	if (!v->raw.len)
 		return 0;
-	iplen = tp_addr_ip(&rcv->src, ip, sizeof(ip));
 	end = (size_t)(v->raw.s + v->raw.len - m->buf);
 	/* RFC 3581 §4: with rport the server MUST add received, even when it equals sent-by */
 	need_received = v->rport == 0 || (v->rport < 0 && force_rport) ||
@@ -83,16 +82,24 @@ int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int f
 		}
 	} else if (v->rport < 0 && force_rport) {
 		/* force_rport(): behave as if the client had asked for rport */
+		struct px_buf pb;
+
 		s = sy_arena_alloc(a, 16);
 		if (!s)
 			return ENOMEM;
-		rc = snprintf(s, 16, ";rport=%u", tp_addr_port(&rcv->src));
-		rc = sip_build_replace(b, end, 0, sy_str_make(s, (size_t)rc));
+		pb.s = s;
+		pb.len = 0;
+		pb.cap = 16;
+		px_puts(&pb, ";rport=");
+		px_put_uint(&pb, tp_addr_port(&rcv->src));
+		rc = sip_build_replace(b, end, 0, sy_str_make(s, pb.len));
 		if (rc)
 			return rc;
 	}
 	if (!need_received)
 		return 0;
+	/* formatted only now: most requests come from their sent-by address and need nothing */
+	iplen = tp_addr_ip(&rcv->src, ip, sizeof(ip));
 	if (v->received.len) {
 		/* a stale received= from an earlier hop: correct its value in place */
 		if (sy_str_eq(v->received, sy_str_make(ip, iplen)))
@@ -156,8 +163,11 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdr
 	tagparts[0] = req->callid;
 	tagparts[1] = req->from.tag;
 	tagparts[2] = req->via1.branch;
-	snprintf(totag, sizeof(totag), "%016llx",
-		 (unsigned long long)px_hash(tagparts, 3));
+	{
+		struct px_buf tb = { totag, 0, sizeof(totag) };
+
+		px_put_hex64(&tb, px_hash(tagparts, 3));	/* 16 digits */
+	}
 
 	if (req->via1.rport == 0 || (req->via1.rport < 0 && ctx->force_rport)) {
 		/* ";rport" needs a value spliced in place (RFC 3581 §4): apply the Via edit to a
@@ -197,7 +207,13 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdr
 
 		if (req->via1.raw.len && !req->via1.received.len &&
 		    (tp_addr_parse(req->via1.host, 0, &sb) || !tp_addr_same_ip(&sb, &ctx->rcv->src)))
-			vplen = (size_t)snprintf(vp, sizeof(vp), ";received=%.*s", (int)iplen, ip);
+		{
+			struct px_buf vb = { vp, 0, sizeof(vp) };
+
+			px_puts(&vb, ";received=");
+			px_put(&vb, sy_str_make(ip, iplen));
+			vplen = px_buf_ok(&vb) ? vb.len : 0;
+		}
 	}
 	cap = req->len + extra_hdrs.len + 512;
 	out = sy_arena_alloc(ctx->arena, cap);
