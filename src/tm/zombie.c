@@ -90,6 +90,13 @@ static const struct tm_zack *tm_z_ack(const struct tm_zombie *z, unsigned idx)
 	return NULL;
 }
 
+/* the by-slot chains hash slot and generation: the pool hands the slot of a transaction that
+ * was just compacted to the next one, so thousands of zombies share a few slot numbers */
+static unsigned tm_z_slot_idx(unsigned slot, uint32_t gen)
+{
+	return ((slot * 2654435761u) ^ (gen * 40503u)) & TM_ZMASK;
+}
+
 static void tm_z_unlink(struct tm_table *tb, struct tm_zombie *z)
 {
 	struct tm_zombie **pp;
@@ -99,7 +106,7 @@ static void tm_z_unlink(struct tm_table *tb, struct tm_zombie *z)
 			*pp = z->hnext;
 			break;
 		}
-	for (pp = &tb->zslot[z->slot & TM_ZMASK]; *pp; pp = &(*pp)->snext)
+	for (pp = &tb->zslot[tm_z_slot_idx(z->slot, z->gen)]; *pp; pp = &(*pp)->snext)
 		if (*pp == z) {
 			*pp = z->snext;
 			break;
@@ -229,8 +236,8 @@ int tm_compact(struct tm_trans *t)
 	z->gen = gen;
 	z->hnext = tb->zbucket[hash & TM_ZMASK];
 	tb->zbucket[hash & TM_ZMASK] = z;
-	z->snext = tb->zslot[slot & TM_ZMASK];
-	tb->zslot[slot & TM_ZMASK] = z;
+	z->snext = tb->zslot[tm_z_slot_idx(slot, gen)];
+	tb->zslot[tm_z_slot_idx(slot, gen)] = z;
 	tb->nzombies++;
 	now = sy_now_ms();
 	sy_timer_start(tm_loop(), &z->end, deadline > now ? deadline - now : 0, tm_z_end_cb, z);
@@ -349,7 +356,7 @@ int tm_zombie_reply(struct scr_ctx *ctx, unsigned slot, uint32_t gen, unsigned i
 
 	if (!tb || !tb->nzombies)
 		return ENOENT;
-	for (z = tb->zslot[slot & TM_ZMASK]; z; z = z->snext)
+	for (z = tb->zslot[tm_z_slot_idx(slot, gen)]; z; z = z->snext)
 		if (z->slot == slot && z->gen == gen)
 			break;
 	if (!z)
