@@ -272,17 +272,18 @@ int px_trace_message(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
 	FILE *f = px_trace_out ? px_trace_out : stdout;
 	struct sy_arena *a = sy_worker_arena();
 	struct sip_msg m;
-	const char *eol = memchr(buf, '\r', len);
+	size_t i;
 	int rc;
 
 	if (!a)
 		return ENOMEM;
-	if (!eol)
-		eol = memchr(buf, '\n', len);
+	/* the start line, at most 200 bytes of it, bytes a terminal would act on shown as '?' */
 	fputs("<-- ", f);
 	print_addr(f, rcv->proto, &rcv->src);
-	fprintf(f, " (%zu bytes): %.*s\n", len, (int)(eol ? (size_t)(eol - buf) : len > 80 ? 80 : len),
-		buf);
+	fprintf(f, " (%zu bytes): ", len);
+	for (i = 0; i < len && i < 200 && buf[i] != '\r' && buf[i] != '\n'; i++)
+		fputc(buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?', f);
+	fputc('\n', f);
 	/* parse once here only to report why a message is refused: px_recv parses it again
 	 * (and answers it) exactly as a worker would */
 	sy_arena_reset(a);
