@@ -231,6 +231,40 @@ static void test_worker_fini_frees_zombies(void **state)
 	assert_int_equal(tm_count(), 0);
 }
 
+static void test_many_zombies_one_slot(void **state)
+{
+	char req[100][512], br[32], cid[32];
+	unsigned i, up;
+	int k[100];
+
+	(void)state;
+	/* one after the other: each BYE is compacted at its 200, so the next one gets the same
+	 * pool slot with the next generation; every zombie must still be told apart */
+	for (i = 0; i < 100; i++) {
+		sprintf(br, "z9hG4bKm%u", i);
+		sprintf(cid, "c-m%u@x", i);
+		assert_int_equal(relay(request(req[i], "BYE", br, cid, ";tag=tm")), 0);
+		k[i] = find(DOWN_PORT, "BYE ", i);
+		assert_int_equal(reply_to((unsigned)k[i], 200, "tm"), 1);
+	}
+	assert_int_equal(tm_table()->nzombies, 100);
+	assert_int_equal(tm_count(), 100);
+	assert_int_equal(free_trans(), TM_CHUNK);	/* one full transaction at a time */
+	up = count(UP_PORT, "SIP/2.0 200");
+	for (i = 0; i < 100; i++) {
+		/* swallowed by its own zombie (not left to the stateless path: 0) */
+		assert_int_equal(reply_to((unsigned)k[i], 200, "tm"), 1);
+		assert_int_equal(relay(req[i]), 1);
+		sprintf(cid, "Call-ID: c-m%u@x", i);
+		assert_non_null(strstr(last_up("SIP/2.0 200"), cid));
+	}
+	assert_int_equal(count(UP_PORT, "SIP/2.0 200"), up + 100);
+	assert_int_equal(count(DOWN_PORT, "BYE "), 100);
+	advance(32000);
+	assert_int_equal(tm_count(), 0);
+	assert_int_equal(free_zombies(), 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +273,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_invite_2xx_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_reply_compacted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_fini_frees_zombies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_zombies_one_slot, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
