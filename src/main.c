@@ -160,7 +160,8 @@ int main(int argc, char **argv)
 		{ "src", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = NULL, *trace = NULL, *src = "udp:127.0.0.1:5062";
+	static const char dflt_src[] = "udp:127.0.0.1:5062";
+	const char *file = NULL, *trace = NULL, *src = dflt_src;
 	int check = 0, opt, rc, workers, sig;
 	struct tp_tcp_cfg tcp;
 	sigset_t ss;
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!file || optind != argc) {
+	if (!file || optind != argc || (src != dflt_src && !trace)) {
 		usage(stderr);
 		return 2;
 	}

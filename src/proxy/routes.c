@@ -34,6 +34,7 @@ static void run_route(enum scr_route_type type, int idx)
 	ctx.route_type = (int)type;
 	ctx.arena = a;
 	ctx.branch_idx = -1;
+	ctx.trace = px_trace_out;	/* switchyard --trace shows startup_route too */
 	scr_run(&ctx, type, idx);
 	sy_arena_reset(a);
 }
