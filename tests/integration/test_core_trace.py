@@ -237,6 +237,28 @@ def test_register_through_default_cfg_saves():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_startup_route_traced_and_src_needs_trace():
+    d = tempfile.mkdtemp(prefix="sy-trace-st-")
+    try:
+        cfg = os.path.join(d, "st.cfg")
+        with open(cfg, "w") as f:
+            f.write('listen = udp:127.0.0.1:5060\nloadmodule "sl.so"\n'
+                    'startup_route {\n\t$var(boot) = 1;\n}\n'
+                    'route {\n\tsl_send_reply(404, "Nope");\n}\n')
+        rc, out, err, sent = trace(invite(), cfg=cfg)
+        o = text(out)
+        assert rc == 0, o + err
+        # startup_route runs first (as before the workers start), then the message
+        assert re.match(r"startup_route \(.*st\.cfg:3\)\n  4:2: \$var\(boot\) = 1\n<-- ", o), o
+        assert [m.status for _, _, _, m in sent] == [404], o
+        assert "tm:" not in o, "no tm summary without tm loaded:\n" + o
+        p = subprocess.run([sy_bin(), "--src", "udp:127.0.0.1:5062", "-f", cfg],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        assert p.returncode == 2 and b"usage" in p.stderr, (p.returncode, p.stderr)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
