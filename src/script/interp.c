@@ -92,6 +92,25 @@ static void mk_int(struct scr_value *v, long i)
 	v->s = SY_NULL_STR;
 }
 
+/* x + - * y: signed overflow is undefined behaviour (and a sanitizer abort), and operands can
+ * come from the message ($hdr, $ct ...): one log line and 0, as for a division by zero */
+static long arith(unsigned line, enum scr_tok op, long x, long y)
+{
+	long r;
+	int ovf;
+
+	if (op == TK_PLUS)
+		ovf = __builtin_add_overflow(x, y, &r);
+	else if (op == TK_MINUS)
+		ovf = __builtin_sub_overflow(x, y, &r);
+	else
+		ovf = __builtin_mul_overflow(x, y, &r);
+	if (!ovf)
+		return r;
+	LOG_ERR("script: line %u: integer overflow", line);
+	return 0;
+}
+
 static void mk_str(struct scr_value *v, sy_str s)
 {
 	v->is_int = 0;
@@ -343,7 +362,12 @@ static int eval(struct run *r, const struct scr_expr *e, struct scr_value *out)
 	case EX_NEG:
 		if (eval(r, e->l, &a))
 			return 1;
-		mk_int(out, val_int(&a, &x) ? 0 : -x);
+		if (val_int(&a, &x) || x == LONG_MIN) {
+			if (x == LONG_MIN)
+				LOG_ERR("script: line %u: integer overflow", e->line);
+			x = 0;
+		}
+		mk_int(out, -x);
 		return 0;
 	case EX_BIN:
 		break;
@@ -397,7 +421,7 @@ static int eval(struct run *r, const struct scr_expr *e, struct scr_value *out)
 		return 0;
 	case TK_PLUS:
 		if (val_int(&a, &x) == 0 && val_int(&b, &y) == 0 && (a.is_int || b.is_int)) {
-			mk_int(out, x + y);
+			mk_int(out, arith(e->line, e->op, x, y));
 		} else {
 			sy_str s = val_str(r->ctx, &a), t = val_str(r->ctx, &b);
 			char *d = sy_arena_alloc(r->ctx->arena, s.len + t.len + 1);
@@ -424,8 +448,7 @@ static int eval(struct run *r, const struct scr_expr *e, struct scr_value *out)
 		return 0;
 	}
 	switch (e->op) {
-	case TK_MINUS: mk_int(out, x - y); break;
-	case TK_MUL: mk_int(out, x * y); break;
+	case TK_MINUS: case TK_MUL: mk_int(out, arith(e->line, e->op, x, y)); break;
 	case TK_DIV:
 		if (y == 0 || (x == LONG_MIN && y == -1)) {
 			LOG_ERR("script: line %u: division by zero", e->line);

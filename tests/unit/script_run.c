@@ -73,6 +73,7 @@ static const char INVITE[] =
 	"Contact: <sip:alice@pc33.atlanta.example.com>\r\n"
 	"User-Agent: softphone/1.0\r\n"
 	"X-Custom: hello world\r\n"
+	"X-N: 999999999999999999\r\n"
 	"Content-Length: 0\r\n"
 	"\r\n";
 
@@ -309,6 +310,25 @@ static void test_while_and_bound(void **st)
 	done();
 }
 
+/* integer overflow is undefined behaviour in C (UBSan aborts on it): a value from the message
+ * or a doubling loop must give one log line and 0, like a division by zero, not a crash */
+static void test_arith_overflow(void **st)
+{
+	(void)st;
+	run("route { $var(a) = 9223372036854775807 + 1; rec($var(a));\n"
+	    " $var(b) = 0 - 9223372036854775807 - 2; rec($var(b));\n"
+	    " $var(c) = 999999999999999999 * 999999999999999999; rec($var(c));\n"
+	    " $var(d) = $hdr(X-N) * 100000; rec($var(d));\n"
+	    " $var(m) = 0 - 9223372036854775807 - 1; $var(e) = 0 - $var(m); rec($var(e));\n"
+	    " $var(f) = -$var(m); rec($var(f));\n"
+	    " $var(g) = $var(m) * -1; rec($var(g));\n"
+	    " $var(y) = 1; $var(i) = 0;\n"
+	    " while ($var(y) > 0) { $var(y) = $var(y) * 2; $var(i) = $var(i) + 1; }\n"
+	    " rec($var(i)); rec(3 * 4 - 5); }\n");
+	expect_rec("0|0|0|0|0|0|0|63|7|");
+	done();
+}
+
 static void test_routes_and_return(void **st)
 {
 	(void)st;
@@ -505,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_while_and_bound),
+		cmocka_unit_test(test_arith_overflow),
 		cmocka_unit_test(test_routes_and_return),
 		cmocka_unit_test(test_myself),
 		cmocka_unit_test(test_route_arg_and_reply_route),
