@@ -233,6 +233,23 @@ def test_register_through_default_cfg_saves():
         # the store is used as configured: the binding is on disk when the trace exits
         rows = sqlite3.connect(db).execute("SELECT * FROM location").fetchall()
         assert any("sip:alice@127.0.0.1:5062" in [str(x) for x in row] for row in rows), rows
+        # and loaded back by the next trace: a call to alice goes to her contact
+        inv = ("INVITE sip:alice@127.0.0.1 SIP/2.0\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:5064;branch=z9hG4bK-tr4;rport\n"
+               "Max-Forwards: 70\n"
+               "From: <sip:bob@127.0.0.1>;tag=b4\n"
+               "To: <sip:alice@127.0.0.1>\n"
+               "Call-ID: trace-4@test\n"
+               "CSeq: 1 INVITE\n"
+               "Content-Length: 0\n\n")
+        rc, out, err, sent = trace(inv, cfg=path, cwd=d, args=("--src", "udp:127.0.0.1:5064"))
+        o = text(out)
+        assert rc == 0, o + err
+        assert re.search(r'^\s+\d+:\d+: lookup\("location"\) = 1$', o, re.M), o
+        assert [(p_, h, pt) for p_, h, pt, _ in sent] == [("udp", "127.0.0.1", 5064),
+                                                          ("udp", "127.0.0.1", 5062)], o
+        assert sent[0][3].status == 100, o
+        assert sent[1][3].ruri == "sip:alice@127.0.0.1:5062", sent[1][3].raw
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
