@@ -87,56 +87,28 @@ static struct ul_record **find_rec(struct ul_shard *sh, uint32_t h, sy_str aor)
 	return pp;
 }
 
-static size_t bind_strs_len(const struct store_binding *b)
-{
-	return b->aor.len + b->contact.len + b->received.len + b->path.len + b->callid.len +
-	       b->user_agent.len + b->instance.len;
-}
-
-static sy_str put_str(char **p, sy_str v)
-{
-	sy_str r = { *p, v.len };
-
-	if (v.len)
-		memcpy(*p, v.s, v.len);
-	*p += v.len;
-	return r;
-}
-
-static void copy_strs(struct store_binding *d, const struct store_binding *s, char *p)
-{
-	*d = *s;
-	d->aor = put_str(&p, s->aor);
-	d->contact = put_str(&p, s->contact);
-	d->received = put_str(&p, s->received);
-	d->path = put_str(&p, s->path);
-	d->callid = put_str(&p, s->callid);
-	d->user_agent = put_str(&p, s->user_agent);
-	d->instance = put_str(&p, s->instance);
-}
-
 static struct ul_contact *contact_new(const struct store_binding *b, sy_str aor)
 {
 	struct store_binding t = *b;
 	struct ul_contact *c;
 
 	t.aor = aor;
-	c = malloc(sizeof(*c) + bind_strs_len(&t));
+	c = malloc(sizeof(*c) + store_binding_strs_len(&t));
 	if (!c)
 		return NULL;
 	c->next = NULL;
-	copy_strs(&c->b, &t, c->data);
+	store_binding_copy(&c->b, &t, c->data);
 	return c;
 }
 
 /* arena copy of a binding (readers outside the lock) */
 static int arena_copy(struct sy_arena *a, const struct store_binding *s, struct store_binding *d)
 {
-	char *p = sy_arena_alloc(a, bind_strs_len(s) + 1);
+	char *p = sy_arena_alloc(a, store_binding_strs_len(s) + 1);
 
 	if (!p)
 		return ENOMEM;
-	copy_strs(d, s, p);
+	store_binding_copy(d, s, p);
 	return 0;
 }
 

@@ -311,22 +311,6 @@ void store_close(struct store *st)
 	free(st);
 }
 
-static size_t strs_len(const struct store_binding *b)
-{
-	return b->aor.len + b->contact.len + b->received.len + b->path.len + b->callid.len +
-	       b->user_agent.len + b->instance.len;
-}
-
-static sy_str copy_str(char **p, sy_str v)
-{
-	sy_str r = { *p, v.len };
-
-	if (v.len)
-		memcpy(*p, v.s, v.len);
-	*p += v.len;
-	return r;
-}
-
 int store_submit(struct store *st, const struct store_op *ops, unsigned n)
 {
 	struct store_job *j;
@@ -340,7 +324,7 @@ int store_submit(struct store *st, const struct store_op *ops, unsigned n)
 		return 0;
 	sz = sizeof(*j) + (size_t)n * sizeof(j->ops[0]);
 	for (i = 0; i < n; i++)
-		sz += strs_len(&ops[i].b);
+		sz += store_binding_strs_len(&ops[i].b);
 	j = malloc(sz);
 	if (!j)
 		return ENOMEM;
@@ -348,16 +332,8 @@ int store_submit(struct store *st, const struct store_op *ops, unsigned n)
 	j->n = n;
 	p = (char *)&j->ops[n];
 	for (i = 0; i < n; i++) {
-		struct store_binding *d = &j->ops[i].b;
-
 		j->ops[i] = ops[i];
-		d->aor = copy_str(&p, ops[i].b.aor);
-		d->contact = copy_str(&p, ops[i].b.contact);
-		d->received = copy_str(&p, ops[i].b.received);
-		d->path = copy_str(&p, ops[i].b.path);
-		d->callid = copy_str(&p, ops[i].b.callid);
-		d->user_agent = copy_str(&p, ops[i].b.user_agent);
-		d->instance = copy_str(&p, ops[i].b.instance);
+		p = store_binding_copy(&j->ops[i].b, &ops[i].b, p);
 	}
 
 	pthread_mutex_lock(&st->mu);

@@ -43,6 +43,13 @@ enum store_op_kind {
 	STORE_OP_PURGE,		/* delete every row with expires <= b.expires */
 };
 
+/* The bytes the string fields of b take, and a copy of src into *dst with every string
+ * re-pointed into p, packed in field order (p needs store_binding_strs_len(src) bytes; the
+ * return value is p past them). Neither allocates: the caller owns p (malloc'd job, contact
+ * record or arena). */
+size_t store_binding_strs_len(const struct store_binding *b);
+char *store_binding_copy(struct store_binding *dst, const struct store_binding *src, char *p);
+
 struct store_op {
 	enum store_op_kind kind;
 	struct store_binding b;

@@ -86,6 +86,38 @@ static int collect(const struct store_binding *b, void *arg)
 	return 0;
 }
 
+/* the deep copy the write queue and usrloc share: every string re-pointed into the buffer,
+ * packed in field order, the scalars kept */
+static void test_binding_copy(void **state)
+{
+	struct store_binding s, d;
+	char buf[64];
+	char *end;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.aor = SY_STR("sip:a@x");
+	s.contact = SY_STR("sip:a@1.2.3.4");
+	s.callid = SY_STR("c1");
+	s.instance = SY_STR("<urn:1>");
+	s.cseq = 7;
+	s.expires = 1234;
+	s.q = 500;
+	assert_int_equal(store_binding_strs_len(&s), 7 + 13 + 2 + 7);
+	memset(buf, '#', sizeof(buf));
+	end = store_binding_copy(&d, &s, buf);
+	assert_ptr_equal(end, buf + 29);
+	assert_memory_equal(buf, "sip:a@xsip:a@1.2.3.4c1<urn:1>#", 30);
+	assert_ptr_equal(d.aor.s, buf);
+	assert_ptr_equal(d.instance.s, buf + 22);
+	assert_true(sy_str_eq(d.contact, s.contact) && d.contact.s != s.contact.s);
+	assert_int_equal(d.received.len, 0);
+	assert_int_equal(d.path.len, 0);
+	assert_int_equal(d.cseq, 7);
+	assert_int_equal(d.expires, 1234);
+	assert_int_equal(d.q, 500);
+}
+
 static void test_bad_url(void **state)
 {
 	struct store *st = (struct store *)1;
@@ -236,6 +268,7 @@ static void test_load_cb_stops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_binding_copy),
 		cmocka_unit_test_setup_teardown(test_bad_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_creates_parent_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip_and_restart, setup, teardown),
