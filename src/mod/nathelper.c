@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mod/nathelper.h"
+#include "proxy/fmt.h"
 #include "sip/build.h"
 #include "sip/msg.h"
 
@@ -165,7 +166,17 @@ int nh_fix_contact(struct scr_ctx *ctx)
 	out = sy_arena_alloc(ctx->arena, sizeof(ip) + 8);
 	if (!out)
 		return ENOMEM;
-	n = (size_t)snprintf(out, sizeof(ip) + 8, "%s:%u", ip, port);
+	{
+		/* by hand, not snprintf: NATed requests come through here one by one */
+		struct px_buf b = { out, 0, sizeof(ip) + 8 };
+
+		px_puts(&b, ip);
+		px_puts(&b, ":");
+		px_put_uint(&b, port);
+		if (!px_buf_ok(&b))
+			return ENOSPC;
+		n = b.len;
+	}
 	return sip_build_replace(ctx->edits, off, end - off, sy_str_make(out, n));
 }
 

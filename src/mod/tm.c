@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "mod/tm.h"
+#include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tm/tm.h"
 
@@ -114,7 +115,13 @@ static int w_t_check_status(struct scr_ctx *ctx, const struct scr_arg *a)
 		c = ctx->msg->status;
 	if (!c || !a[0].p)
 		return -1;
-	snprintf(code, sizeof(code), "%u", c);
+	{
+		/* by hand, not snprintf: onreply routes test the status of every reply */
+		struct px_buf b = { code, 0, sizeof(code) - 1 };
+
+		px_put_uint(&b, c);
+		code[b.len] = '\0';
+	}
 	return regexec((const regex_t *)a[0].p, code, 0, NULL, 0) == 0 ? 1 : -1;
 }
 

@@ -43,10 +43,18 @@ sy_str scr_arena_dup(struct scr_ctx *ctx, const char *s, size_t len)
 
 sy_str scr_int_str(struct scr_ctx *ctx, long v)
 {
+	/* by hand, not snprintf: every integer used as a string (concatenation, $var in a
+	 * header value) comes through here */
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%ld", v);
+	size_t n = sizeof(buf);
+	unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
 
-	return scr_arena_dup(ctx, buf, (size_t)n);
+	do
+		buf[--n] = (char)('0' + u % 10u);
+	while ((u /= 10u) != 0);
+	if (v < 0)
+		buf[--n] = '-';
+	return scr_arena_dup(ctx, buf + n, sizeof(buf) - n);
 }
 
 /* a string that is a whole decimal integer (optional '-') */

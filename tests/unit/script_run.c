@@ -324,8 +324,9 @@ static void test_arith_overflow(void **st)
 	    " $var(g) = $var(m) * -1; rec($var(g));\n"
 	    " $var(y) = 1; $var(i) = 0;\n"
 	    " while ($var(y) > 0) { $var(y) = $var(y) * 2; $var(i) = $var(i) + 1; }\n"
-	    " rec($var(i)); rec(3 * 4 - 5); }\n");
-	expect_rec("0|0|0|0|0|0|0|63|7|");
+	    " rec($var(i)); rec(3 * 4 - 5);\n"
+	    " rec($var(m)); rec(0 - 42); rec(\"n=\" + 0); rec(9223372036854775807); }\n");
+	expect_rec("0|0|0|0|0|0|0|63|7|-9223372036854775808|-42|n=0|9223372036854775807|");
 	done();
 }
 
