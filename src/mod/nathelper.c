@@ -105,11 +105,20 @@ static int sdp_private(const struct sip_msg *m)
 
 		if (le - p > 9 && (memcmp(p, "c=IN IP4 ", 9) == 0 || memcmp(p, "c=IN IP6 ", 9) == 0)) {
 			const char *a = p + 9, *e = a;
+			char v6[48];
 
 			while (e < le && *e != '/' && *e != '\r' && *e != ' ')
 				e++;
-			if (nh_is_private(sy_str_make(a, (size_t)(e - a))))
+			if (p[7] == '6' && (size_t)(e - a) + 2 <= sizeof(v6)) {
+				/* SDP writes IPv6 bare; nh_is_private() takes the URI form [addr] */
+				v6[0] = '[';
+				memcpy(v6 + 1, a, (size_t)(e - a));
+				v6[e - a + 1] = ']';
+				if (nh_is_private(sy_str_make(v6, (size_t)(e - a) + 2)))
+					return 1;
+			} else if (p[7] == '4' && nh_is_private(sy_str_make(a, (size_t)(e - a)))) {
 				return 1;
+			}
 		}
 		p = eol ? eol + 1 : NULL;
 	}

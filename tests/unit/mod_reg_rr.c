@@ -290,6 +290,16 @@ static void test_nat_helpers(void **state)
 	m.via1.host = SY_STR("192.0.2.10");
 	m.via1.port = 40000;
 	assert_int_equal(nh_uac_test(&ctx, 1 | 2 | 4 | 8 | 16), -1);
+
+	/* SDP c= lines (RFC 4566 §5.7): the address is written without brackets in IP6 too */
+	m.body = SY_STR("v=0\r\nc=IN IP4 192.168.0.7\r\n");
+	assert_int_equal(nh_uac_test(&ctx, NH_T_SDP_PRIVATE), 1);
+	m.body = SY_STR("v=0\r\nc=IN IP4 192.0.2.7/127\r\n");
+	assert_int_equal(nh_uac_test(&ctx, NH_T_SDP_PRIVATE), -1);
+	m.body = SY_STR("v=0\r\nc=IN IP6 fd00::7\r\n");
+	assert_int_equal(nh_uac_test(&ctx, NH_T_SDP_PRIVATE), 1);
+	m.body = SY_STR("v=0\r\nc=IN IP6 2001:db8::7\r\n");
+	assert_int_equal(nh_uac_test(&ctx, NH_T_SDP_PRIVATE), -1);
 }
 
 int main(void)
