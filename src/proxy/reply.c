@@ -47,6 +47,20 @@ static size_t via_flag_end(const struct sip_msg *m, sy_str name)
 	return 0;
 }
 
+/* insert prefix + port (the "=5062" of a bare ";rport", or a whole ";rport=5062") at off */
+static int put_rport(struct sip_build *b, struct sy_arena *a, size_t off, const char *prefix,
+		     unsigned port)
+{
+	char *s = sy_arena_alloc(a, 16);
+	struct px_buf pb = { s, 0, 16 };
+
+	if (!s)
+		return ENOMEM;
+	px_puts(&pb, prefix);
+	px_put_uint(&pb, port);
+	return sip_build_replace(b, off, 0, sy_str_make(s, pb.len));
+}
+
 int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int force_rport,
 		    struct sip_build *b, struct sy_arena *a)
 {
@@ -65,34 +79,11 @@ int px_via_received(const struct sip_msg *m, const struct sy_rcvinfo *rcv, int f
 	if (v->rport == 0) {
 		size_t off = via_flag_end(m, SY_STR("rport"));
 
-		if (off) {
-			struct px_buf pb;
-
-			s = sy_arena_alloc(a, 8);
-			if (!s)
-				return ENOMEM;
-			pb.s = s;
-			pb.len = 0;
-			pb.cap = 8;
-			px_puts(&pb, "=");
-			px_put_uint(&pb, tp_addr_port(&rcv->src));
-			rc = sip_build_replace(b, off, 0, sy_str_make(s, pb.len));
-			if (rc)
-				return rc;
-		}
+		if (off && (rc = put_rport(b, a, off, "=", tp_addr_port(&rcv->src))) != 0)
+			return rc;
 	} else if (v->rport < 0 && force_rport) {
 		/* force_rport(): behave as if the client had asked for rport */
-		struct px_buf pb;
-
-		s = sy_arena_alloc(a, 16);
-		if (!s)
-			return ENOMEM;
-		pb.s = s;
-		pb.len = 0;
-		pb.cap = 16;
-		px_puts(&pb, ";rport=");
-		px_put_uint(&pb, tp_addr_port(&rcv->src));
-		rc = sip_build_replace(b, end, 0, sy_str_make(s, pb.len));
+		rc = put_rport(b, a, end, ";rport=", tp_addr_port(&rcv->src));
 		if (rc)
 			return rc;
 	}
