@@ -280,8 +280,7 @@ void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
 		return;
 	}
 	sip_build_init(&b, &m, e, PX_MAX_EDITS);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.prog = px_prog;
+	scr_ctx_init(&ctx, px_prog);	/* clears only the $var/$avp slots the script uses */
 	ctx.msg = &m;
 	ctx.rcv = rcv;
 	ctx.edits = &b;

@@ -173,6 +173,9 @@ unsigned scr_route_count(const struct scr_prog *p, enum scr_route_type type);
 /* how many distinct $avp(name)s p uses: only ctx->avps[0..n) can ever be set (indexes are
  * given at load); SCR_MAX_VARS when p is NULL */
 unsigned scr_avp_count(const struct scr_prog *p);
+/* *ctx as memset(ctx, 0, sizeof(*ctx)) then ctx->prog = p would leave it, but without clearing
+ * the $var/$avp slots p never uses (2 KB per message otherwise) */
+void scr_ctx_init(struct scr_ctx *ctx, const struct scr_prog *p);
 /* timer_route[name, secs]: its interval and name (idx < scr_route_count(p, SCR_ROUTE_TIMER)) */
 unsigned scr_timer_secs(const struct scr_prog *p, int idx);
 sy_str scr_route_name(const struct scr_prog *p, enum scr_route_type type, int idx);

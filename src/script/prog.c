@@ -2,6 +2,7 @@
  * rest of the proxy uses: listen sockets, global parameters, aliases for uri==myself, route
  * lookup, unit initialisation. The program is immutable once loaded; workers share it. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,23 @@ unsigned scr_avp_count(const struct scr_prog *p)
 	if (!p)
 		return SCR_MAX_VARS;
 	return p->navps < SCR_MAX_VARS ? p->navps : SCR_MAX_VARS;
+}
+
+void scr_ctx_init(struct scr_ctx *ctx, const struct scr_prog *p)
+{
+	unsigned nv = p ? (p->nvars < SCR_MAX_VARS ? p->nvars : SCR_MAX_VARS) : SCR_MAX_VARS;
+	unsigned na = scr_avp_count(p);
+
+	/* the two arrays sit together; everything before and after them is cleared whole */
+	_Static_assert(offsetof(struct scr_ctx, avps) ==
+		       offsetof(struct scr_ctx, vars) + sizeof(ctx->vars), "vars, avps adjacent");
+	_Static_assert(offsetof(struct scr_ctx, retcode) ==
+		       offsetof(struct scr_ctx, avps) + sizeof(ctx->avps), "avps, retcode adjacent");
+	memset(ctx, 0, offsetof(struct scr_ctx, vars));
+	memset(ctx->vars, 0, nv * sizeof(ctx->vars[0]));
+	memset(ctx->avps, 0, na * sizeof(ctx->avps[0]));
+	memset(&ctx->retcode, 0, sizeof(*ctx) - offsetof(struct scr_ctx, retcode));
+	ctx->prog = p;
 }
 
 unsigned scr_timer_secs(const struct scr_prog *p, int idx)
