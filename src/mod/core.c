@@ -12,53 +12,12 @@
 /* forward() / forward("udp:host:port") / forward("sip:host;transport=tcp") */
 static int core_forward(struct scr_ctx *ctx, const struct scr_arg *a)
 {
-	struct sy_dest d;
-	sy_str uri;
 	int rc;
 
-	if (!a[0].given || !a[0].s.len) {
+	if (!a[0].given || !a[0].s.len)
 		rc = px_forward(ctx, NULL);	/* $du, else the R-URI */
-		return rc ? -1 : 1;
-	}
-	uri = a[0].s;
-	if (!(uri.len > 4 && (strncasecmp(uri.s, "sip:", 4) == 0 ||
-			      strncasecmp(uri.s, "sips:", 5) == 0))) {
-		/* OpenSIPS "proto:host:port" -> "sip:host:port;transport=proto" */
-		const char *c = memchr(uri.s, ':', uri.len);
-		sy_str proto = SY_NULL_STR, hp = uri;
-		char *buf;
-		size_t n;
-
-		if (c && uri.s[0] != '[') {
-			sy_str pn = sy_str_make(uri.s, (size_t)(c - uri.s));
-
-			if (sy_str_caseeq_c(pn, "udp") || sy_str_caseeq_c(pn, "tcp") ||
-			    sy_str_caseeq_c(pn, "tls") || sy_str_caseeq_c(pn, "ws") ||
-			    sy_str_caseeq_c(pn, "wss")) {
-				proto = pn;
-				hp = sy_str_make(c + 1, uri.len - pn.len - 1);
-			}
-		}
-		n = 4 + hp.len + (proto.len ? 11 + proto.len : 0);
-		buf = sy_arena_alloc(ctx->arena, n);
-		if (!buf) {
-			LOG_ERR("forward(): message arena full");
-			return -1;
-		}
-		memcpy(buf, "sip:", 4);
-		memcpy(buf + 4, hp.s, hp.len);
-		if (proto.len) {
-			memcpy(buf + 4 + hp.len, ";transport=", 11);
-			memcpy(buf + 15 + hp.len, proto.s, proto.len);
-		}
-		uri = sy_str_make(buf, n);
-	}
-	rc = px_resolve(uri, &d);
-	if (rc) {
-		LOG_ERR("forward(%.*s): cannot resolve: %s", SY_FMT(a[0].s), strerror(rc));
-		return -1;
-	}
-	rc = px_forward(ctx, &d);
+	else
+		rc = px_forward_to(ctx, a[0].s);	/* "proto:host:port" or a SIP URI */
 	return rc ? -1 : 1;
 }
 

@@ -14,39 +14,17 @@
 #include "proxy/proxy.h"
 #include "tm/tm.h"
 
-/* "udp:host:port", "host:port" or a SIP URI -> destination */
-static int tm_proxy_dest(struct scr_ctx *ctx, sy_str s, struct sy_dest *d)
-{
-	static const char *const protos[] = { "udp", "tcp", "tls", "ws", "wss", NULL };
-	const char *colon = memchr(s.s, ':', s.len);
-	char *uri;
-	int i, n;
-
-	if (s.len > 4 && (strncasecmp(s.s, "sip:", 4) == 0 || strncasecmp(s.s, "sips:", 5) == 0))
-		return px_resolve(s, d);
-	uri = sy_arena_alloc(ctx->arena, s.len + 32);
-	if (!uri)
-		return ENOMEM;
-	for (i = 0; colon && protos[i]; i++) {
-		size_t pl = strlen(protos[i]);
-
-		if ((size_t)(colon - s.s) == pl && strncasecmp(s.s, protos[i], pl) == 0) {
-			n = snprintf(uri, s.len + 32, "sip:%.*s;transport=%s",
-				     (int)(s.len - pl - 1), colon + 1, protos[i]);
-			return px_resolve(sy_str_make(uri, (size_t)n), d);
-		}
-	}
-	n = snprintf(uri, s.len + 32, "sip:%.*s", SY_FMT(s));
-	return px_resolve(sy_str_make(uri, (size_t)n), d);
-}
-
 static int w_t_relay(struct scr_ctx *ctx, const struct scr_arg *a)
 {
 	struct sy_dest d, *force = NULL;
 	int rc;
 
 	if (a[0].given && a[0].s.len) {
-		rc = tm_proxy_dest(ctx, a[0].s, &d);
+		rc = px_dest_parse(ctx->arena, a[0].s, &d);
+		if (rc && px_out_of_hops(ctx) && ctx->msg->mid != SIP_M_CANCEL) {
+			/* §16.3 step 3 comes before routing: 483 even to a bad destination */
+			return px_reply(ctx, 483, SY_STR("Too Many Hops"), SY_NULL_STR) ? -1 : 1;
+		}
 		if (rc) {
 			LOG_ERR("t_relay(\"%.*s\"): bad destination (%s)", SY_FMT(a[0].s),
 				strerror(rc));

@@ -114,6 +114,29 @@ static int forced_rport(struct scr_ctx *ctx, struct sip_build *b)
 	return sip_build_replace(b, end, 0, sy_str_make(s, pb.len));
 }
 
+int px_out_of_hops(const struct scr_ctx *ctx)
+{
+	return ctx->msg && ctx->msg->is_request && !ctx->maxfwd_done && ctx->msg->maxfwd == 0;
+}
+
+int px_forward_to(struct scr_ctx *ctx, sy_str dest)
+{
+	struct sy_dest d;
+	int rc;
+
+	if (!ctx->msg || !ctx->msg->is_request)
+		return EINVAL;
+	if (px_out_of_hops(ctx))
+		return px_reply(ctx, 483, SY_STR("Too Many Hops"), SY_NULL_STR);
+	rc = px_dest_parse(ctx->arena, dest, &d);
+	if (rc) {
+		LOG_NOTICE("cannot forward %.*s to %.*s: %s", SY_FMT(ctx->msg->method),
+			   SY_FMT(dest), strerror(rc));
+		return rc;
+	}
+	return px_forward(ctx, &d);
+}
+
 int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 {
 	struct sip_msg *m = ctx->msg;
@@ -127,6 +150,10 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 
 	if (!m || !m->is_request)
 		return EINVAL;
+	/* §16.3 step 3 / §16.6 step 3: a request that has run out of hops is answered 483, before
+	 * any routing (an unresolvable $du must not turn it into silence) */
+	if (px_out_of_hops(ctx))
+		return px_reply(ctx, 483, SY_STR("Too Many Hops"), SY_NULL_STR);
 	if (dst) {
 		d = *dst;
 	} else {
@@ -142,11 +169,6 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 	if (tp_addr_is_bcast(&d.addr)) {
 		LOG_NOTICE("not forwarding %.*s to a broadcast/multicast address", SY_FMT(m->method));
 		return EHOSTUNREACH;
-	}
-	/* §16.3 step 3 / §16.6 step 3: a request that has run out of hops is answered 483 */
-	if (!ctx->maxfwd_done && m->maxfwd == 0) {
-		rc = px_reply(ctx, 483, SY_STR("Too Many Hops"), SY_NULL_STR);
-		return rc;
 	}
 	ecap = (ctx->edits ? ctx->edits->n : 0) + 5;
 	e = sy_arena_alloc(ctx->arena, sizeof(*e) * ecap);

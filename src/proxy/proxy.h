@@ -37,6 +37,11 @@ extern struct px_tm_hooks px_tm;
  * ;transport, sips -> TLS, default port 5060/5061). 0, EINVAL (bad URI), EHOSTUNREACH. */
 int px_resolve(sy_str uri, struct sy_dest *out);
 
+/* A script destination: a SIP URI ("sip:", "sips:") or the OpenSIPS form [proto:]host[:port]
+ * (proto udp tcp tls ws wss, any case; IPv6 as [addr]) resolved like px_resolve (no DNS). The
+ * URI made from the OpenSIPS form lives in arena a. 0, EINVAL, ENOMEM, EHOSTUNREACH. */
+int px_dest_parse(struct sy_arena *a, sy_str dest, struct sy_dest *out);
+
 /* send bytes to a destination from the calling worker: 0 or errno (logged once) */
 int px_send(const struct sy_dest *dst, const char *buf, size_t len);
 
@@ -48,6 +53,13 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdr
  * request per §16.11 so retransmissions map the same), Max-Forwards decremented, sent to dst
  * (or $du, or the R-URI). 0 or errno */
 int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst);
+/* forward("dest"): 483 first when out of hops (§16.3 step 3 comes before routing, so a
+ * destination that cannot be resolved does not silence it), then px_dest_parse + px_forward.
+ * 0 or errno (logged) */
+int px_forward_to(struct scr_ctx *ctx, sy_str dest);
+/* a request that must not be relayed (Max-Forwards: 0 and no mf_process_maxfwd_header()):
+ * 1, else 0; the relaying code answers it 483 */
+int px_out_of_hops(const struct scr_ctx *ctx);
 
 /* Via param in our stateless Via naming the connection the request came on (hex conn_id) */
 #define PX_VIA_CONN_PARAM "sycid"

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "proxy/proxy.h"
@@ -78,6 +79,43 @@ void px_dns_reset(void)
 		free(dns[i].name);
 	ndns = 0;
 	dns_gen++;
+}
+
+int px_dest_parse(struct sy_arena *a, sy_str dest, struct sy_dest *out)
+{
+	static const char *const protos[] = { "udp", "tcp", "tls", "ws", "wss" };
+	const char *c;
+	sy_str proto = SY_NULL_STR, hp = dest;
+	char *buf;
+	size_t n, i;
+
+	if (dest.len == 0)
+		return EINVAL;
+	if ((dest.len > 4 && strncasecmp(dest.s, "sip:", 4) == 0) ||
+	    (dest.len > 5 && strncasecmp(dest.s, "sips:", 5) == 0))
+		return px_resolve(dest, out);
+	/* OpenSIPS "proto:host:port" -> "sip:host:port;transport=proto" */
+	c = memchr(dest.s, ':', dest.len);
+	for (i = 0; c && dest.s[0] != '[' && i < sizeof(protos) / sizeof(protos[0]); i++) {
+		if (sy_str_caseeq_c(sy_str_make(dest.s, (size_t)(c - dest.s)), protos[i])) {
+			proto = sy_cstr(protos[i]);
+			hp = sy_str_make(c + 1, dest.len - (size_t)(c - dest.s) - 1);
+			break;
+		}
+	}
+	if (hp.len == 0)
+		return EINVAL;
+	n = 4 + hp.len + (proto.len ? 11 + proto.len : 0);
+	buf = sy_arena_alloc(a, n);
+	if (!buf)
+		return ENOMEM;
+	memcpy(buf, "sip:", 4);
+	memcpy(buf + 4, hp.s, hp.len);
+	if (proto.len) {
+		memcpy(buf + 4 + hp.len, ";transport=", 11);
+		memcpy(buf + 15 + hp.len, proto.s, proto.len);
+	}
+	return px_resolve(sy_str_make(buf, n), out);
 }
 
 static void set_port(struct sy_addr *a, unsigned port)

@@ -344,6 +344,38 @@ static void test_resolve(void **state)
 	assert_int_equal(px_resolve(SY_STR("garbage"), &d), EINVAL);
 }
 
+/* forward()/t_relay() destinations: OpenSIPS [proto:]host[:port] or a SIP URI */
+static void test_dest_parse(void **state)
+{
+	char mem[1024];
+	struct sy_arena a;
+	struct sy_dest d;
+
+	(void)state;
+	sy_arena_init(&a, mem, sizeof(mem));
+	assert_int_equal(px_dest_parse(&a, SY_STR("udp:127.0.0.1:5070"), &d), 0);
+	assert_int_equal(d.proto, SY_PROTO_UDP);
+	assert_int_equal(tp_addr_port(&d.addr), 5070);
+	assert_int_equal(px_dest_parse(&a, SY_STR("TCP:127.0.0.1:5071"), &d), 0);
+	assert_int_equal(d.proto, SY_PROTO_TCP);
+	assert_int_equal(tp_addr_port(&d.addr), 5071);
+	assert_int_equal(px_dest_parse(&a, SY_STR("127.0.0.1:5072"), &d), 0);
+	assert_int_equal(d.proto, SY_PROTO_UDP);
+	assert_int_equal(tp_addr_port(&d.addr), 5072);
+	assert_int_equal(px_dest_parse(&a, SY_STR("[::1]:5073"), &d), 0);
+	assert_int_equal(d.addr.u.sa.sa_family, AF_INET6);
+	assert_int_equal(tp_addr_port(&d.addr), 5073);
+	assert_int_equal(px_dest_parse(&a, SY_STR("udp:[::1]"), &d), 0);
+	assert_int_equal(tp_addr_port(&d.addr), 5060);
+	assert_int_equal(px_dest_parse(&a, SY_STR("sip:u@127.0.0.1:5074;transport=tcp"), &d), 0);
+	assert_int_equal(d.proto, SY_PROTO_TCP);
+	assert_int_equal(tp_addr_port(&d.addr), 5074);
+	assert_int_equal(px_dest_parse(&a, SY_STR("udp:name.invalid:5060"), &d), EHOSTUNREACH);
+	assert_int_equal(px_dest_parse(&a, SY_STR("udp:"), &d), EINVAL);
+	assert_int_equal(px_dest_parse(&a, SY_NULL_STR, &d), EINVAL);
+	assert_int_equal(px_dest_parse(&a, SY_STR("tls:127.0.0.1"), &d), EPROTONOSUPPORT);
+}
+
 /* a request over TCP relayed to a UDP next hop: the reply goes back on the client's
  * connection, although its Via names a port nobody listens on (§18.2.2) */
 static void test_tcp_reply_same_connection(void **state)
@@ -408,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_reply_relay),
 		cmocka_unit_test(test_tcp_reply_same_connection),
 		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_dest_parse),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

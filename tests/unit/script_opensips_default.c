@@ -24,6 +24,7 @@ struct scr_prog *px_prog;
 struct px_tm_hooks px_tm;
 int px_resolve(sy_str uri, struct sy_dest *out) { (void)uri; (void)out; return EHOSTUNREACH; }
 int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst) { (void)ctx; (void)dst; return 0; }
+int px_forward_to(struct scr_ctx *ctx, sy_str dest) { (void)ctx; (void)dest; return 0; }
 int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra)
 {
 	(void)ctx; (void)code; (void)reason; (void)extra;

@@ -47,6 +47,18 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 	return 0;
 }
 
+/* forward("dest"): the string as the unit passed it (the proxy's own parsing of the
+ * "proto:host:port" forms is tested in proxy_path.c) */
+int px_forward_to(struct scr_ctx *ctx, sy_str dest)
+{
+	static const struct sy_dest d;
+
+	snprintf(px.resolved, sizeof(px.resolved), "%.*s", SY_FMT(dest));
+	if (px.resolve_rc)
+		return px.resolve_rc;
+	return px_forward(ctx, &d);
+}
+
 int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra)
 {
 	(void)ctx;
@@ -350,7 +362,7 @@ static void test_core(void **st)
 	run(INV70, "route { forward(\"udp:10.0.0.1:5070\"); }\n");
 	assert_int_equal(px.nforward, 1);
 	assert_false(px.forward_dst_null);
-	assert_string_equal(px.resolved, "sip:10.0.0.1:5070;transport=udp");
+	assert_string_equal(px.resolved, "udp:10.0.0.1:5070");
 	done();
 
 	run(INV70, "route { forward(\"sip:$rU@10.0.0.2\"); }\n");
@@ -358,7 +370,7 @@ static void test_core(void **st)
 	done();
 
 	run(INV70, "route { forward(\"10.0.0.3:5090\"); }\n");
-	assert_string_equal(px.resolved, "sip:10.0.0.3:5090");
+	assert_string_equal(px.resolved, "10.0.0.3:5090");
 	done();
 
 	setup(INV70);
