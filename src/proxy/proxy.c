@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/worker.h"
+#include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tp/tp.h"
 
@@ -80,8 +81,16 @@ static void request_in(struct scr_ctx *ctx)
 		char hdr[512];
 		int n = 0;
 
-		if (m->mid == SIP_M_ACK)
-			return;	/* never answered (§17.1.1.3); nothing to relay either */
+		if (m->mid == SIP_M_ACK) {
+			/* never answered (§17.1.1.3), nothing to relay either: say why it went */
+			char ip[64];
+
+			tp_addr_ip(&ctx->rcv->src, ip, sizeof(ip));
+			LOG_NOTICE("dropped ACK from %s:%u (Call-ID %.*s): %u %s", ip,
+				   tp_addr_port(&ctx->rcv->src), SY_FMT(m->callid),
+				   v.code ? v.code : 400, v.reason ? v.reason : "Bad Request");
+			return;
+		}
 		if (v.code == 420 && v.unsupported.len)
 			n = snprintf(hdr, sizeof(hdr), "Unsupported: %.*s\r\n",
 				     (int)(v.unsupported.len > 400 ? 400 : v.unsupported.len),
@@ -161,17 +170,19 @@ static int via_dest(const struct sip_via *v, struct sy_dest *d)
 	{
 		/* a host name in sent-by: only names resolved at load (no DNS here) */
 		char uri[300];
-		int n = snprintf(uri, sizeof(uri), "sip:%.*s:%u", SY_FMT(host), port);
+		struct px_buf b = { uri, 0, sizeof(uri) };
+		enum sy_proto p = d->proto;
+		int rc;
 
-		if (n <= 0 || (size_t)n >= sizeof(uri))
+		px_puts(&b, "sip:");
+		px_put(&b, host);
+		px_puts(&b, ":");
+		px_put_uint(&b, port);
+		if (!px_buf_ok(&b))
 			return EINVAL;
-		{
-			enum sy_proto p = d->proto;
-			int rc = px_resolve(sy_str_make(uri, (size_t)n), d);
-
-			d->proto = p;
-			return rc;
-		}
+		rc = px_resolve(sy_str_make(uri, b.len), d);
+		d->proto = p;
+		return rc;
 	}
 }
 
