@@ -113,6 +113,24 @@ static int ruri_parsed(const struct scr_ctx *ctx, struct sip_uri *u)
 	return 0;
 }
 
+/* a reply's From/To URI is parsed only when the script asks for it (sip_nameaddr_uri); the
+ * parts point into the message, so the stack copy may go */
+static sy_str na_uri_user(const struct sip_nameaddr *na)
+{
+	struct sip_uri tmp;
+	const struct sip_uri *u = sip_nameaddr_uri(na, &tmp);
+
+	return u && u->user.len ? u->user : SY_NULL_STR;
+}
+
+static sy_str na_uri_host(const struct sip_nameaddr *na)
+{
+	struct sip_uri tmp;
+	const struct sip_uri *u = sip_nameaddr_uri(na, &tmp);
+
+	return u ? u->host : SY_NULL_STR;
+}
+
 static int set_str(struct scr_value *out, sy_str s)
 {
 	out->is_int = 0;
@@ -227,12 +245,12 @@ int scr_pvar_get(struct scr_ctx *ctx, const struct scr_pvar *pv, struct scr_valu
 	case PV_RR:
 		return m->is_request ? ENOENT : set_str(out, m->reason);
 	case PV_FU: return set_str(out, m->from.uri_s);
-	case PV_FUSER: return set_str(out, m->from.uri.user.len ? m->from.uri.user : SY_NULL_STR);
-	case PV_FD: return set_str(out, m->from.uri.host);
+	case PV_FUSER: return set_str(out, na_uri_user(&m->from));
+	case PV_FD: return set_str(out, na_uri_host(&m->from));
 	case PV_FT: return set_str(out, m->from.tag.len ? m->from.tag : SY_NULL_STR);
 	case PV_TU: return set_str(out, m->to.uri_s);
-	case PV_TUSER: return set_str(out, m->to.uri.user.len ? m->to.uri.user : SY_NULL_STR);
-	case PV_TD: return set_str(out, m->to.uri.host);
+	case PV_TUSER: return set_str(out, na_uri_user(&m->to));
+	case PV_TD: return set_str(out, na_uri_host(&m->to));
 	case PV_TT: return set_str(out, m->to.tag.len ? m->to.tag : SY_NULL_STR);
 	case PV_CI: return set_str(out, m->callid);
 	case PV_CS: return set_int(out, (long)m->cseq);

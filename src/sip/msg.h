@@ -2,7 +2,8 @@
  * Leaf code: no globals, no logging, no malloc. The caller provides the header array; every
  * sy_str points into buf. sip_msg_parse() indexes all headers and parses the ones every proxy
  * needs on every message (top Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length);
- * the others are parsed on demand with the sip_*_parse functions. RFC 3261 §7, §20, §25. */
+ * the others are parsed on demand with the sip_*_parse functions. A reply's From/To URIs are
+ * left to sip_nameaddr_uri(). RFC 3261 §7, §20, §25. */
 #ifndef SIP_MSG_H
 #define SIP_MSG_H
 
@@ -76,6 +77,7 @@ struct sip_nameaddr {
 	int star;		/* Contact: * */
 	sy_str params;		/* header params after the URI (no leading ';') */
 	sy_str tag, expires, q;	/* well-known header params (empty when absent) */
+	int uri_unparsed;	/* uri not filled in (a reply's From/To): use sip_nameaddr_uri */
 };
 
 struct sip_limits {
@@ -153,6 +155,13 @@ enum sip_method sip_method_id(sy_str method);
  * follows the comma (empty at the end). 0 or EBADMSG. */
 int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest);
 int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest);
+/* the same syntax without parsing the URI itself: uri_s is found, uri stays zero and
+ * uri_unparsed is set. sip_msg_parse uses it for a reply's From and To, which a proxy only
+ * reads for their tags (matching, RFC 3261 §17.1.3); the URI is parsed when asked for. */
+int sip_nameaddr_parse_nouri(sy_str s, struct sip_nameaddr *na, sy_str *rest);
+/* the URI of a parsed name-addr: &na->uri, or for one parsed without it, uri_s parsed into
+ * *tmp (whose slices point into the message, not into tmp); NULL when it does not parse */
+const struct sip_uri *sip_nameaddr_uri(const struct sip_nameaddr *na, struct sip_uri *tmp);
 int sip_uri_parse(sy_str s, struct sip_uri *u);
 /* RFC 3261 §19.1.4 equality: 1 equal, 0 not */
 int sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b);

@@ -1,8 +1,8 @@
 /* parser.c: the SIP message parser (RFC 3261 §7, §20, §25). One pass over the start line and
  * the header section builds an index of every header field (zero-copy slices into the caller's
  * buffer, in the caller's array); the fields every proxy needs on every message (Via, From, To,
- * Call-ID, CSeq, Max-Forwards, Content-Length) are then parsed and checked, and the body is
- * framed by Content-Length. On failure err_code/err_reason say which reply a server owes. */
+ * Call-ID, CSeq, Max-Forwards, Content-Length) are then parsed and checked (a reply's
+ * From/To URIs only on demand), and the body is framed by Content-Length. On failure err_code/err_reason say which reply a server owes. */
 #include <errno.h>
 #include <string.h>
 
@@ -314,14 +314,19 @@ static int parse_known(struct sip_msg *m, const struct sip_limits *lim)
 		}
 	}
 
+	/* a request's From/To are checked in full (RFC 4475 verdicts); of a reply a proxy reads
+	 * only the tags (RFC 3261 §17.1.3 matching, §16.7 relaying), so its URIs are parsed only
+	 * when something asks (sip_nameaddr_uri): about a third of a reply's parse */
+	int (*na_parse)(sy_str, struct sip_nameaddr *, sy_str *) =
+		m->is_request ? sip_nameaddr_parse : sip_nameaddr_parse_nouri;
 	if ((i = m->first[SIP_H_FROM]) >= 0) {
 		h = &m->hdr[i];
-		if (sip_nameaddr_parse(h->body, &m->from, &rest) || rest.len || m->from.star)
+		if (na_parse(h->body, &m->from, &rest) || rest.len || m->from.star)
 			return fail(m, EBADMSG, 400, "Bad From", h->raw.s);
 	}
 	if ((i = m->first[SIP_H_TO]) >= 0) {
 		h = &m->hdr[i];
-		if (sip_nameaddr_parse(h->body, &m->to, &rest) || rest.len || m->to.star)
+		if (na_parse(h->body, &m->to, &rest) || rest.len || m->to.star)
 			return fail(m, EBADMSG, 400, "Bad To", h->raw.s);
 	}
 	if ((i = m->first[SIP_H_CALL_ID]) >= 0) {

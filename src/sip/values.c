@@ -288,7 +288,8 @@ int sip_via_parse(sy_str s, struct sip_via *v, sy_str *rest)
 	return list_rest(p, end, rest);
 }
 
-int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest)
+/* parse_uri 0: the URI's extent is found (uri_s) but not parsed: uri_unparsed is set */
+static int nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest, int parse_uri)
 {
 	const char *p = s.s, *end = sip_end(s), *q, *start;
 
@@ -349,7 +350,9 @@ int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest)
 		na->uri_s = sip_slice(p, semi ? semi : te);
 		p = semi ? semi : te;
 	}
-	if (sip_uri_parse(na->uri_s, &na->uri))
+	if (!parse_uri)
+		na->uri_unparsed = 1;
+	else if (sip_uri_parse(na->uri_s, &na->uri))
 		return EBADMSG;
 	const struct hp_want want[] = {
 		{ "tag", 3, &na->tag }, { "expires", 7, &na->expires }, { "q", 1, &na->q },
@@ -358,4 +361,21 @@ int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest)
 		return EBADMSG;
 	na->raw = sip_slice(start, p);
 	return list_rest(p, end, rest);
+}
+
+int sip_nameaddr_parse(sy_str s, struct sip_nameaddr *na, sy_str *rest)
+{
+	return nameaddr_parse(s, na, rest, 1);
+}
+
+int sip_nameaddr_parse_nouri(sy_str s, struct sip_nameaddr *na, sy_str *rest)
+{
+	return nameaddr_parse(s, na, rest, 0);
+}
+
+const struct sip_uri *sip_nameaddr_uri(const struct sip_nameaddr *na, struct sip_uri *tmp)
+{
+	if (!na->uri_unparsed)
+		return &na->uri;
+	return sip_uri_parse(na->uri_s, tmp) ? NULL : tmp;
 }
