@@ -169,6 +169,40 @@ static void test_response(void **state)
 	assert_int_equal(M.status, 100);
 }
 
+/* a reply's From/To URIs are parsed on demand; a request's at once (and checked) */
+static void test_reply_uri_on_demand(void **state)
+{
+	struct sip_uri tmp;
+	const struct sip_uri *u;
+
+	(void)state;
+	assert_int_equal(parse("SIP/2.0 200 OK\r\n" HDRS_OK "\r\n"), 0);
+	assert_int_equal(M.from.uri_unparsed, 1);
+	assert_int_equal(M.from.uri.scheme, SIP_URI_NONE);
+	assert_str(M.from.tag, "1");
+	u = sip_nameaddr_uri(&M.from, &tmp);
+	assert_ptr_equal(u, &tmp);
+	assert_str(u->user, "c");
+	assert_str(u->host, "d");
+	u = sip_nameaddr_uri(&M.to, &tmp);
+	assert_non_null(u);
+	assert_str(u->host, "b");
+	/* a reply with an unparsable From URI is still parsed (only its tag is read) ... */
+	assert_int_equal(parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+			       "To: <sip:a@b>\r\nFrom: <sip:c@[bad>;tag=1\r\nCall-ID: x@y\r\n"
+			       "CSeq: 1 OPTIONS\r\n\r\n"), 0);
+	assert_null(sip_nameaddr_uri(&M.from, &tmp));
+	/* ... a request with one is not */
+	assert_int_equal(parse("OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+			       "To: <sip:a@b>\r\nFrom: <sip:c@[bad>;tag=1\r\nCall-ID: x@y\r\n"
+			       "CSeq: 1 OPTIONS\r\n\r\n"), EBADMSG);
+	assert_int_equal(M.err_code, 400);
+	assert_int_equal(parse("OPTIONS sip:x@y SIP/2.0\r\n" HDRS_OK "\r\n"), 0);
+	assert_int_equal(M.from.uri_unparsed, 0);
+	assert_ptr_equal(sip_nameaddr_uri(&M.from, &tmp), &M.from.uri);
+	assert_str(M.from.uri.host, "d");
+}
+
 struct bad {
 	const char *msg;
 	int rc;
@@ -455,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_hdr_id_of_all),
 		cmocka_unit_test(test_folding_and_body),
 		cmocka_unit_test(test_response),
+		cmocka_unit_test(test_reply_uri_on_demand),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_stream_mode),
