@@ -70,16 +70,33 @@ void tm_table_global_init(void)
 	tm_salt_init();
 }
 
+/* Eight octets per step (multiply and xor-shift, the murmur3 finalizer at the end): a branch
+ * id or Call-ID (20-60 octets) is hashed once or twice per message, and FNV-1a's one multiply
+ * per octet was ~1,000 instructions per call. The value never leaves the process. */
+static uint64_t tm_mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0xff51afd7ed558ccdull;
+	return h ^ (h >> 32);
+}
+
 uint32_t tm_hash(sy_str s)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-	size_t i;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ s.len, w;
+	size_t i = 0;
 
-	for (i = 0; i < s.len; i++) {
-		h ^= (unsigned char)s.s[i];
-		h *= 16777619u;
+	for (; i + 8 <= s.len; i += 8) {
+		memcpy(&w, s.s + i, 8);
+		h = tm_mix(h, w);
 	}
-	return h;
+	if (i < s.len) {
+		w = 0;
+		for (unsigned k = 0; i < s.len; i++, k += 8)
+			w |= (uint64_t)(unsigned char)s.s[i] << k;
+		h = tm_mix(h, w);
+	}
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 int tm_is_3261(const struct sip_msg *m)
