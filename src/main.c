@@ -184,6 +184,11 @@ int main(int argc, char **argv)
 	rc = scr_load(file, stderr, &px_prog);
 	if (rc || !px_prog)
 		return 1;
+	/* names the script routes to are resolved now: a worker never waits for DNS */
+	if (px_dns_add_script(px_prog, stderr)) {
+		scr_free(px_prog);
+		return 1;
+	}
 	if (check) {
 		scr_free(px_prog);
 		return 0;

@@ -75,6 +75,10 @@ int px_init(void);
 /* resolve a host name now (getaddrinfo) and remember it for px_resolve, which never does DNS
  * itself: call at load for every name a config may route to. 0 or EHOSTUNREACH */
 int px_dns_add(sy_str name);
+/* px_dns_add for every host name written as a constant destination in the script (forward()
+ * and t_relay() arguments, "$du = ..." strings): 0, or EHOSTUNREACH after one
+ * "file:line:col: cannot resolve host name 'x'" line on err_file (a FILE *, may be NULL) */
+int px_dns_add_script(const struct scr_prog *p, void *err_file);
 /* forget the names (shutdown, tests) */
 void px_dns_reset(void);
 

@@ -4,6 +4,7 @@
  * The name cache is written only before workers start and read-only afterwards: no lock. */
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -81,20 +82,22 @@ void px_dns_reset(void)
 	dns_gen++;
 }
 
-int px_dest_parse(struct sy_arena *a, sy_str dest, struct sy_dest *out)
+/* a script destination as a SIP URI: dest itself, or the OpenSIPS "proto:host:port" made into
+ * "sip:host:port;transport=proto" in buf (cap >= dest.len + 16). 0 or EINVAL */
+static int dest_uri(sy_str dest, char *buf, size_t cap, sy_str *uri)
 {
 	static const char *const protos[] = { "udp", "tcp", "tls", "ws", "wss" };
 	const char *c;
 	sy_str proto = SY_NULL_STR, hp = dest;
-	char *buf;
 	size_t n, i;
 
 	if (dest.len == 0)
 		return EINVAL;
 	if ((dest.len > 4 && strncasecmp(dest.s, "sip:", 4) == 0) ||
-	    (dest.len > 5 && strncasecmp(dest.s, "sips:", 5) == 0))
-		return px_resolve(dest, out);
-	/* OpenSIPS "proto:host:port" -> "sip:host:port;transport=proto" */
+	    (dest.len > 5 && strncasecmp(dest.s, "sips:", 5) == 0)) {
+		*uri = dest;
+		return 0;
+	}
 	c = memchr(dest.s, ':', dest.len);
 	for (i = 0; c && dest.s[0] != '[' && i < sizeof(protos) / sizeof(protos[0]); i++) {
 		if (sy_str_caseeq_c(sy_str_make(dest.s, (size_t)(c - dest.s)), protos[i])) {
@@ -103,19 +106,62 @@ int px_dest_parse(struct sy_arena *a, sy_str dest, struct sy_dest *out)
 			break;
 		}
 	}
-	if (hp.len == 0)
-		return EINVAL;
 	n = 4 + hp.len + (proto.len ? 11 + proto.len : 0);
-	buf = sy_arena_alloc(a, n);
-	if (!buf)
-		return ENOMEM;
+	if (hp.len == 0 || n > cap)
+		return EINVAL;
 	memcpy(buf, "sip:", 4);
 	memcpy(buf + 4, hp.s, hp.len);
 	if (proto.len) {
 		memcpy(buf + 4 + hp.len, ";transport=", 11);
 		memcpy(buf + 15 + hp.len, proto.s, proto.len);
 	}
-	return px_resolve(sy_str_make(buf, n), out);
+	*uri = sy_str_make(buf, n);
+	return 0;
+}
+
+int px_dest_parse(struct sy_arena *a, sy_str dest, struct sy_dest *out)
+{
+	size_t cap = dest.len + 16;
+	char *buf = sy_arena_alloc(a, cap);
+	sy_str uri;
+	int rc;
+
+	if (!buf)
+		return ENOMEM;
+	rc = dest_uri(dest, buf, cap, &uri);
+	return rc ? rc : px_resolve(uri, out);
+}
+
+/* a constant destination of the script: register its host name now (getaddrinfo), since a
+ * worker never resolves; numeric hosts and localhost need nothing */
+static int dns_const(sy_str value, const char *file, unsigned line, unsigned col, void *arg)
+{
+	char buf[1100];
+	struct sip_uri u;
+	struct sy_addr ad;
+	sy_str uri;
+
+	if (dest_uri(value, buf, sizeof(buf), &uri) || sip_uri_parse(uri, &u) || !u.host.len ||
+	    tp_addr_parse(u.host, 0, &ad) == 0 || sy_str_caseeq_c(u.host, "localhost"))
+		return 0;	/* not a name: px_resolve judges it when it is used */
+	if (px_dns_add(u.host) == 0)
+		return 0;
+	if (arg)
+		fprintf(arg, "%s:%u:%u: cannot resolve host name '%.*s'\n", file ? file : "",
+			line, col, SY_FMT(u.host));
+	return EHOSTUNREACH;
+}
+
+int px_dns_add_script(const struct scr_prog *p, void *err_file)
+{
+	int rc;
+
+	if ((rc = scr_foreach_const(p, "forward", 0, NULL, dns_const, err_file)) ||
+	    (rc = scr_foreach_const(p, "t_relay", 0, NULL, dns_const, err_file)) ||
+	    (rc = scr_foreach_const(p, NULL, 0, "$du", dns_const, err_file)))
+		return rc;
+	/* not "$ru = ...": a Request-URI names the target, often a domain reached through $du */
+	return 0;
 }
 
 static void set_port(struct sy_addr *a, unsigned port)

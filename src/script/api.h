@@ -176,6 +176,15 @@ unsigned scr_avp_count(const struct scr_prog *p);
 /* *ctx as memset(ctx, 0, sizeof(*ctx)) then ctx->prog = p would leave it, but without clearing
  * the $var/$avp slots p never uses (2 KB per message otherwise) */
 void scr_ctx_init(struct scr_ctx *ctx, const struct scr_prog *p);
+/* Every constant string the script gives to argument argi of function fn (fn == NULL: every
+ * constant string assigned to the pseudo-variable named pv, e.g. "$du"), with the file, line
+ * and column where it is written; arguments with pseudo-variables are not constant and are not
+ * seen. For load-time work on values a worker must not do (DNS). cb's first non-zero return
+ * stops the walk and is returned; else 0. */
+typedef int (*scr_const_cb)(sy_str value, const char *file, unsigned line, unsigned col,
+			    void *arg);
+int scr_foreach_const(const struct scr_prog *p, const char *fn, unsigned argi, const char *pv,
+		      scr_const_cb cb, void *arg);
 /* timer_route[name, secs]: its interval and name (idx < scr_route_count(p, SCR_ROUTE_TIMER)) */
 unsigned scr_timer_secs(const struct scr_prog *p, int idx);
 sy_str scr_route_name(const struct scr_prog *p, enum scr_route_type type, int idx);

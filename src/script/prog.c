@@ -268,6 +268,69 @@ unsigned scr_timer_secs(const struct scr_prog *p, int idx)
 	return p->rt[scr_type_index(SCR_ROUTE_TIMER)].r[idx].secs;
 }
 
+struct const_walk {
+	const struct scr_prog *p;
+	const char *fn, *pv;
+	unsigned argi;
+	scr_const_cb cb;
+	void *arg;
+};
+
+static int walk_expr(const struct const_walk *w, const struct scr_expr *e)
+{
+	unsigned i;
+	int rc;
+
+	if (!e)
+		return 0;
+	if (e->k == EX_CALL && w->fn && e->fn && strcmp(e->fn->name, w->fn) == 0 &&
+	    w->argi < e->nargs && e->cargs && e->cargs[w->argi].k == CA_CONST &&
+	    e->cargs[w->argi].a.given && e->cargs[w->argi].a.s.len) {
+		const struct scr_expr *a = e->args[w->argi] ? e->args[w->argi] : e;
+
+		if ((rc = w->cb(e->cargs[w->argi].a.s, w->p->file, a->line, a->col, w->arg)))
+			return rc;
+	}
+	if ((rc = walk_expr(w, e->l)) || (rc = walk_expr(w, e->r)))
+		return rc;
+	for (i = 0; e->k == EX_CALL && i < e->nargs; i++)
+		if ((rc = walk_expr(w, e->args[i])))
+			return rc;
+	return 0;
+}
+
+static int walk_stmts(const struct const_walk *w, const struct scr_stmt *s)
+{
+	int rc;
+
+	for (; s; s = s->next) {
+		if (s->k == ST_ASSIGN && !w->fn && w->pv && s->pv && s->e && s->e->k == EX_STR &&
+		    sy_str_eq(s->pv->name, sy_cstr(w->pv)) && s->e->s.len &&
+		    (rc = w->cb(s->e->s, w->p->file, s->e->line, s->e->col, w->arg)))
+			return rc;
+		if ((rc = walk_expr(w, s->e)) || (rc = walk_stmts(w, s->body)) ||
+		    (rc = walk_stmts(w, s->alt)))
+			return rc;
+	}
+	return 0;
+}
+
+int scr_foreach_const(const struct scr_prog *p, const char *fn, unsigned argi, const char *pv,
+		      scr_const_cb cb, void *arg)
+{
+	struct const_walk w = { p, fn, pv, argi, cb, arg };
+	unsigned t, i;
+	int rc;
+
+	if (!p || !cb)
+		return 0;
+	for (t = 0; t < SCR_NTYPES; t++)
+		for (i = 0; i < p->rt[t].n; i++)
+			if ((rc = walk_stmts(&w, p->rt[t].r[i].body)))
+				return rc;
+	return 0;
+}
+
 sy_str scr_route_name(const struct scr_prog *p, enum scr_route_type type, int idx)
 {
 	if (!scr_has_route(p, type, idx))

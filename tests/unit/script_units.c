@@ -351,6 +351,54 @@ static void test_sl(void **st)
 	}
 }
 
+/* scr_foreach_const: the constant destinations a script routes to, where they are written */
+static char seen[512];
+static int collect(sy_str v, const char *file, unsigned line, unsigned col, void *arg)
+{
+	size_t n = strlen(seen);
+
+	(void)arg;
+	snprintf(seen + n, sizeof(seen) - n, "%s:%u:%u:%.*s|", file, line, col, SY_FMT(v));
+	return 0;
+}
+
+static int stop_at_b(sy_str v, const char *file, unsigned line, unsigned col, void *arg)
+{
+	(void)file;
+	(void)line;
+	(void)col;
+	(*(int *)arg)++;
+	return sy_str_eq(v, SY_STR("udp:b.example")) ? 42 : 0;
+}
+
+static void test_foreach_const(void **st)
+{
+	int n = 0;
+
+	(void)st;
+	setup(INV70);
+	load("route {\n"
+	     "  if ($rU == \"a\") { forward(\"udp:a.example:5070\"); exit; }\n"
+	     "  $var(d) = \"udp:not.constant\"; forward(\"$var(d)\");\n"
+	     "  $du = \"sip:du.example\"; $ru = \"sip:u@ru.example\"; $du = $var(d);\n"
+	     "  route(r); forward();\n"
+	     "}\n"
+	     "route[r] { while (1) { forward(\"udp:b.example\"); } }\n");
+	seen[0] = '\0';
+	assert_int_equal(scr_foreach_const(F.prog, "forward", 0, NULL, collect, NULL), 0);
+	assert_string_equal(seen, "t.cfg:2:29:udp:a.example:5070|t.cfg:7:32:udp:b.example|");
+	seen[0] = '\0';
+	assert_int_equal(scr_foreach_const(F.prog, NULL, 0, "$du", collect, NULL), 0);
+	assert_string_equal(seen, "t.cfg:4:9:sip:du.example|");
+	seen[0] = '\0';
+	assert_int_equal(scr_foreach_const(F.prog, NULL, 0, "$ru", collect, NULL), 0);
+	assert_string_equal(seen, "t.cfg:4:33:sip:u@ru.example|");
+	/* the callback's first non-zero answer ends the walk */
+	assert_int_equal(scr_foreach_const(F.prog, "forward", 0, NULL, stop_at_b, &n), 42);
+	assert_int_equal(n, 2);
+	done();
+}
+
 static void test_core(void **st)
 {
 	(void)st;
@@ -468,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_maxfwd),
 		cmocka_unit_test(test_textops),
 		cmocka_unit_test(test_sl),
+		cmocka_unit_test(test_foreach_const),
 		cmocka_unit_test(test_core),
 		cmocka_unit_test(test_stateless_config),
 	};
