@@ -49,6 +49,11 @@ static const char *scan_gen_value(const char *p, const char *end)
 	const char *q = p;
 	if (q < end && *q == '"')
 		return sip_skip_quoted(q, end);
+	/* branch ids and tags (the longest values on every message) four octets per test */
+	while (end - q >= 4 && (sip_cc[(unsigned char)q[0]] & sip_cc[(unsigned char)q[1]] &
+				 sip_cc[(unsigned char)q[2]] & sip_cc[(unsigned char)q[3]] &
+				 SIP_CC_GENV))
+		q += 4;
 	while (q < end && (sip_cc[(unsigned char)*q] & SIP_CC_GENV))
 		q++;
 	return q == p ? NULL : q;

@@ -170,6 +170,14 @@ static void test_response(void **state)
 }
 
 /* a reply's From/To URIs are parsed on demand; a request's at once (and checked) */
+/* Call-IDs made of the edge octets 0x21 and 0x7e, longer than two words, are good */
+static void test_callid_edges(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: !~!~!~!~!~!~!~!~!~!~@!~\r\n\r\n"), 0);
+	assert_str(M.callid, "!~!~!~!~!~!~!~!~!~!~@!~");
+}
+
 static void test_reply_uri_on_demand(void **state)
 {
 	struct sip_uri tmp;
@@ -242,6 +250,15 @@ static void test_errors(void **state)
 		{ "OPTIONS sip:a@b SIP/2.0\r\nFrom: \"x <sip:a@b>\r\n\r\n", EBADMSG, 400, "Bad From" },
 		{ "OPTIONS sip:a@b SIP/2.0\r\nFrom: *\r\n\r\n", EBADMSG, 400, "Bad From" },
 		{ "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: a b\r\n\r\n", EBADMSG, 400, "Bad Call-ID" },
+		/* the word-at-a-time scan: a bad octet in the first, second word and the tail */
+		{ "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 0123\x7f" "567890abcdef\r\n\r\n", EBADMSG, 400,
+		  "Bad Call-ID" },
+		{ "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 01234567890a\x80" "cdef@x\r\n\r\n", EBADMSG,
+		  400, "Bad Call-ID" },
+		{ "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 01234567~~~~~~~~\x01@x\r\n\r\n", EBADMSG, 400,
+		  "Bad Call-ID" },
+		{ "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 0123456\t89abcdef0123\r\n\r\n", EBADMSG, 400,
+		  "Bad Call-ID" },
 		{ "OPTIONS sip:a@b SIP/2.0\r\nCSeq: 4294967296 OPTIONS\r\n\r\n", EBADMSG, 400, "Bad CSeq" },
 		{ "OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1\r\n\r\n", EBADMSG, 400, "Bad CSeq" },
 		{ "OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1OPTIONS\r\n\r\n", EBADMSG, 400, "Bad CSeq" },
@@ -490,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_folding_and_body),
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_reply_uri_on_demand),
+		cmocka_unit_test(test_callid_edges),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_stream_mode),
