@@ -461,11 +461,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, int stream,
 		if (p >= end)
 			return fail(m, EBADMSG, 400, "Missing Header End", p);
 		const char *n = p, *q = p;
-		/* four octets per test: this scan runs over every header name of every message */
-		while (end - q >= 4 && (sip_cc[(unsigned char)q[0]] & sip_cc[(unsigned char)q[1]] &
-					 sip_cc[(unsigned char)q[2]] & sip_cc[(unsigned char)q[3]] &
-					 SIP_CC_TOKEN))
-			q += 4;
+		/* octet by octet: four per test was slower here (names are short, 347k -> 428k) */
 		while (q < end && sip_is_token((unsigned char)*q))
 			q++;
 		if (q == n)
