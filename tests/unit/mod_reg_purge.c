@@ -17,7 +17,8 @@
 #include <cmocka.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* from the sanitizer runtime (sanitizer/allocator_interface.h, not installed with gcc here) */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include "mod/usrloc.h"
