@@ -208,11 +208,18 @@ static int fail(struct sip_msg *m, int rc, unsigned code, const char *why, const
 	return rc;
 }
 
+/* "SIP/" in any case at p (4 octets there): the letters folded, the slash as is; inline
+ * instead of strncasecmp, which cost ~40 instructions twice per message */
+static int is_sip_slash(const char *p)
+{
+	return sip_name_eq(p, "sip", 3) && p[3] == '/';
+}
+
 /* SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (ABNF literals are case-insensitive) */
 static int is_version(sy_str v)
 {
 	size_t i = 4;
-	if (v.len < 7 || strncasecmp(v.s, "SIP/", 4) != 0)
+	if (v.len < 7 || !is_sip_slash(v.s))
 		return 0;
 	if (!sip_is_digit((unsigned char)v.s[i]))
 		return 0;
@@ -236,7 +243,7 @@ static int parse_start_line(struct sip_msg *m, const char *p, const char *eol)
 
 	if (!sp)
 		return fail(m, EBADMSG, 0, "Bad Start Line", p);
-	if (eol - p >= 4 && strncasecmp(p, "SIP/", 4) == 0) {
+	if (eol - p >= 4 && is_sip_slash(p)) {
 		m->is_request = 0;
 		m->version = sip_slice(p, sp);
 		if (!is_version(m->version))

@@ -167,6 +167,12 @@ static void test_response(void **state)
 	assert_int_equal(M.reason.len, 0);
 	assert_int_equal(parse("SIP/2.0 100\r\n" HDRS_OK "\r\n"), 0);
 	assert_int_equal(M.status, 100);
+	/* "SIP/" is an ABNF literal: any case, the slash exactly */
+	assert_int_equal(parse("sIp/2.0 100 x\r\n" HDRS_OK "\r\n"), 0);
+	assert_int_equal(M.is_request, 0);
+	assert_int_equal(parse("OPTIONS sip:a@b sip/2.0\r\n" HDRS_OK "\r\n"), 0);
+	assert_int_equal(parse("OPTIONS sip:a@b SIP\x0f" "2.0\r\n" HDRS_OK "\r\n"), EBADMSG);
+	assert_int_equal(M.err_code, 400);
 }
 
 /* a reply's From/To URIs are parsed on demand; a request's at once (and checked) */
