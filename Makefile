@@ -82,6 +82,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call fuzz_libs,%)
 fuzz-replay: $(FUZZ_REPLAY)
 
 FUZZ_SECONDS ?= 60
+# FUZZ_JOBS targets run at once (niced); scripts/fuzz.sh writes $(LF_DIR)/report.tsv with the CPU
+# seconds each one really had.
+FUZZ_JOBS ?= 1
 # FUZZ_TARGETS=tests/fuzz/fuzz_sip_msg.c ... narrows `make fuzz` to some targets; tests/fuzz/<target>.dict,
 # when present, is passed as the libFuzzer dictionary. Everything goes
 # under $(BUILD)/libfuzzer (so parallel work trees never share it), each target links only the
@@ -97,15 +100,7 @@ $(BUILD)/lf/%: tests/fuzz/%.c $$(call fuzz_libs,%)
 fuzz:
 	$(MAKE) BUILD=$(LF_DIR) CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
 	  $(patsubst tests/fuzz/%.c,$(LF_DIR)/lf/%,$(FUZZ_TARGETS))
-	@fail=0; for f in $(FUZZ_TARGETS); do n=$$(basename $$f .c); \
-	  mkdir -p tests/fuzz/corpus/$$n $(LF_DIR)/corpus-$$n $(LF_DIR)/crash-$$n; \
-	  d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
-	  if $(LF_DIR)/lf/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 $$d \
-	      -artifact_prefix=$(LF_DIR)/crash-$$n/ $(LF_DIR)/corpus-$$n tests/fuzz/corpus/$$n \
-	      > $(LF_DIR)/$$n.log 2>&1; then tail -1 $(LF_DIR)/$$n.log; \
-	  else fail=1; grep -m3 -E 'ERROR|runtime error|\.c:[0-9]+:' $(LF_DIR)/$$n.log; \
-	    echo "$$n: FAILED, log $(LF_DIR)/$$n.log, inputs in $(LF_DIR)/crash-$$n/"; fi; \
-	done; exit $$fail
+	sh scripts/fuzz.sh $(LF_DIR) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(patsubst tests/fuzz/%.c,%,$(FUZZ_TARGETS))
 lib-only: $(LIBS)
 
 # ---- top-level commands
