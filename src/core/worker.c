@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/worker.h"
 
 struct worker {
@@ -75,6 +76,7 @@ static void *worker_main(void *p)
 
 	if (!rc && !sy_worker_arena())
 		rc = ENOMEM;
+	sy_stats_bind(w->idx);	/* this thread writes counter block idx (core/stats.h) */
 	if (!rc && w_init)
 		rc = w_init(l, w->idx, w_arg);
 	report_ready(rc);
@@ -85,8 +87,13 @@ static void *worker_main(void *p)
 			pthread_cond_wait(&start_cv, &start_mu);
 		pthread_mutex_unlock(&start_mu);
 		while (!__atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE)) {
-			/* no periodic wake-up: timers bound the wait, a stop wakes us by the inbox */
-			int e = sy_loop_run_once(l, -1);
+			/* no periodic wake-up (unless the management listener asked for one, so
+			 * that the heartbeat of an idle loop stays fresh): timers bound the wait,
+			 * a stop wakes us by the inbox */
+			int e;
+
+			sy_stats_beat(sy_now_ms());
+			e = sy_loop_run_once(l, sy_worker_max_wait_ms);
 
 			if (e) {
 				LOG_ERR("worker %d: event loop failed: %s", w->idx, strerror(e));
@@ -96,6 +103,7 @@ static void *worker_main(void *p)
 		if (w_fini)
 			w_fini(l, w->idx, w_arg);
 	}
+	sy_stats_bind(-1);
 	sy_loop_free(l);
 	sy_worker_arena_free();
 	return NULL;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "mod/nathelper.h"
 #include "mod/registrar.h"
 #include "mod/usrloc.h"
@@ -944,6 +945,7 @@ static int fn_save(struct scr_ctx *ctx, const struct scr_arg *args)
 		LOG_ERR("save: called on a %.*s, not a REGISTER", SY_FMT(ctx->msg->method));
 		return -1;
 	}
+	sy_stat_inc(rep.code < 300 ? SY_ST_REG_ACCEPTED : SY_ST_REG_REJECTED);
 	if (err && err != EBADMSG && err != ERANGE && err != EDQUOT && err != EOPNOTSUPP)
 		LOG_ERR("save: %.*s: %u %s", SY_FMT(ctx->msg->to.uri_s), rep.code, rep.reason);
 	if (!flag_has(flags, 'r')) {

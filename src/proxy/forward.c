@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tp/tp.h"
@@ -219,7 +220,10 @@ int px_forward(struct scr_ctx *ctx, const struct sy_dest *dst)
 	rc = sip_build_out(&b, out, cap, &outlen);
 	if (rc)
 		goto out;
-	return px_send(&d, out, outlen);	/* logs its own failure */
+	rc = px_send(&d, out, outlen);	/* logs its own failure */
+	if (!rc)
+		sy_stat_inc(SY_ST_FWD_REQUESTS);
+	return rc;
 out:
 	if (rc && rc != EHOSTUNREACH)
 		LOG_ERR("cannot forward %.*s (Call-ID %.*s): %s", SY_FMT(m->method),

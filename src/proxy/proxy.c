@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/worker.h"
 #include "proxy/fmt.h"
 #include "proxy/proxy.h"
@@ -86,6 +87,7 @@ static void request_in(struct scr_ctx *ctx)
 			char ip[64];
 
 			tp_addr_ip(&ctx->rcv->src, ip, sizeof(ip));
+			sy_stat_inc(SY_ST_DROP_REQUESTS);
 			LOG_NOTICE("dropped ACK from %s:%u (Call-ID %.*s): %u %s", ip,
 				   tp_addr_port(&ctx->rcv->src), SY_FMT(m->callid),
 				   v.code ? v.code : 400, v.reason ? v.reason : "Bad Request");
@@ -112,6 +114,8 @@ static void request_in(struct scr_ctx *ctx)
 		return;
 	/* OpenSIPS semantics: a request the route neither relays nor answers is dropped */
 	scr_run(ctx, SCR_ROUTE_REQUEST, 0);
+	if (ctx->dropped)
+		sy_stat_inc(SY_ST_DROP_REQUESTS);
 	if (px_tm.request_done)
 		px_tm.request_done(ctx);	/* tm checks itself whether it relayed or replied */
 }
@@ -196,6 +200,7 @@ static void reply_in(struct scr_ctx *ctx)
 	int rc;
 
 	if (sip_validate_response(m)) {
+		sy_stat_inc(SY_ST_DROP_REPLIES);
 		LOG_NOTICE("dropped malformed %u reply (Call-ID %.*s)", m->status, SY_FMT(m->callid));
 		return;
 	}
@@ -204,6 +209,7 @@ static void reply_in(struct scr_ctx *ctx)
 	/* stateless: the top Via must be ours (§16.7 step 3), else the reply is not for us */
 	if (!tp_listen_match(m->via1.host, m->via1.port) &&
 	    !(px_prog && scr_is_myself(px_prog, m->via1.host, m->via1.port))) {
+		sy_stat_inc(SY_ST_DROP_REPLIES);
 		LOG_NOTICE("dropped %u reply: top Via %.*s:%u is not ours", m->status,
 			   SY_FMT(m->via1.host), m->via1.port);
 		return;
@@ -217,13 +223,16 @@ static void reply_in(struct scr_ctx *ctx)
 	if (px_prog && scr_has_route(px_prog, SCR_ROUTE_ONREPLY, 0)) {
 		ctx->route_type = SCR_ROUTE_ONREPLY;
 		scr_run(ctx, SCR_ROUTE_ONREPLY, 0);
-		if (ctx->dropped)
+		if (ctx->dropped) {
+			sy_stat_inc(SY_ST_DROP_REPLIES);
 			return;
+		}
 	}
 	rc = via_dest(&v2, &d);
 	if (rc == 0 && tp_addr_is_bcast(&d.addr))
 		rc = EADDRNOTAVAIL;
 	if (rc) {
+		sy_stat_inc(SY_ST_DROP_REPLIES);
 		LOG_NOTICE("dropped %u reply: no usable destination in Via %.*s (%s)", m->status,
 			   SY_FMT(v2.raw), strerror(rc));
 		return;
@@ -258,7 +267,8 @@ static void reply_in(struct scr_ctx *ctx)
 			SY_FMT(m->callid));
 		return;
 	}
-	px_send(&d, out, outlen);
+	if (px_send(&d, out, outlen) == 0)
+		sy_stat_inc(SY_ST_FWD_REPLIES);
 }
 
 void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
@@ -287,6 +297,7 @@ void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
 	m.hdr_cap = px_limits.max_headers;
 	rc = sip_msg_parse(&m, buf, len, rcv->proto != SY_PROTO_UDP, &px_limits);
 	if (rc) {
+		sy_stat_inc(SY_ST_BAD_MSG);
 		bad_message(&m, rcv, a);
 		return;
 	}
@@ -298,6 +309,7 @@ void px_recv(const struct sy_rcvinfo *rcv, const char *buf, size_t len)
 	ctx.arena = a;
 	ctx.branch_idx = -1;
 	ctx.trace = px_trace_out;	/* NULL except under switchyard --trace */
+	sy_stat_inc(m.is_request ? SY_ST_RCV_REQUESTS : SY_ST_RCV_REPLIES);
 	if (m.is_request) {
 		ctx.route_type = SCR_ROUTE_REQUEST;
 		request_in(&ctx);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "proxy/fmt.h"
 #include "proxy/proxy.h"
 #include "tp/tp.h"
@@ -218,8 +219,10 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdr
 		goto out;
 	reply_dest(ctx, &d);
 	rc = px_send(&d, out, outlen);
-	if (!rc)
+	if (!rc) {
 		ctx->replied = 1;
+		sy_stat_class(SY_ST_SL_1XX, code);
+	}
 out:
 	if (rc && rc != EHOSTUNREACH)
 		LOG_ERR("cannot send local reply %u to %.*s (Call-ID %.*s): %s", code,

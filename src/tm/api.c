@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "proxy/proxy.h"
 #include "tm/internal.h"
 
@@ -40,8 +41,10 @@ int tm_request_in(struct scr_ctx *ctx)
 		return 0;
 	owner = tm_owner_of(m);
 	if (owner >= 0 && owner != sy_worker_self() && ctx->rcv &&
-	    !tm_handoff(owner, ctx->rcv, m->buf, m->len))
+	    !tm_handoff(owner, ctx->rcv, m->buf, m->len)) {
+		sy_stat_add(SY_ST_RCV_REQUESTS, UINT64_MAX);	/* the owner counts it again */
 		return 1;
+	}
 	tm_pend_reset(tb, ctx);
 	if (m->mid == SIP_M_CANCEL) {
 		/* §9.2 / §16.10: matched like the INVITE; answered 200 hop by hop */
@@ -87,8 +90,10 @@ int tm_reply_in(struct scr_ctx *ctx)
 	if (tm_branch_parse(r->via1.branch, &w, &slot, &gen, &idx))
 		return 0;
 	if (w != sy_worker_self() && sy_worker_count() > 1 && ctx->rcv &&
-	    !tm_handoff(w, ctx->rcv, r->buf, r->len))
+	    !tm_handoff(w, ctx->rcv, r->buf, r->len)) {
+		sy_stat_add(SY_ST_RCV_REPLIES, UINT64_MAX);	/* the owner counts it again */
 		return 1;
+	}
 	t = tm_by_slot(slot, gen);
 	if (!t && !tm_zombie_reply(ctx, slot, gen, idx, &handled))
 		return handled;	/* the transaction only waits: its compact record answers */
@@ -118,6 +123,7 @@ int tm_reply_in(struct scr_ctx *ctx)
 			   SY_FMT(r->callid));
 		return 1;
 	}
+	sy_stat_inc(SY_ST_TM_RCV_REPLIES);
 	tm_on_reply(ctx, t, b);
 	tm_maybe_free(t);
 	return 1;

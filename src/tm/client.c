@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "proxy/proxy.h"
 #include "tm/internal.h"
 
@@ -338,6 +339,7 @@ static int tm_branch_start(struct tm_trans *t, struct scr_ctx *ctx, const struct
 		goto out;
 	}
 	t->br[t->nbr++] = b;
+	sy_stat_inc(SY_ST_TM_UAC);
 	b->state = TM_C_CALLING;
 	if (!tm_reliable(dst.proto)) {
 		b->retr_ms = tm_cfg.t1_ms;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/worker.h"
 #include "proxy/fmt.h"
 #include "proxy/proxy.h"
@@ -178,6 +179,7 @@ int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 	t->flags = ctx->flags;
 	t->sstate = TM_S_TRYING;
 	tm_hash_insert(t);
+	sy_stat_inc(SY_ST_TM_UAS);
 	/* the route that created it relays or answers before it ends; if it did neither (e.g.
 	 * t_newtran() then a stateless reply), this guard ends the transaction */
 	sy_timer_start(tm_loop(), &t->s_end, tm_64t1(), tm_s_orphan_cb, t);
@@ -319,6 +321,11 @@ int tm_send_upstream(struct tm_trans *t, const char *buf, size_t len, unsigned c
 		LOG_ERR("tm: no memory to keep the %u for %.*s", code, SY_FMT(t->msg.callid));
 		t->last_len = 0;
 	}
+	sy_stat_class(local ? SY_ST_TM_LOCAL_1XX : SY_ST_TM_RELAYED_1XX, code);
+	if (local && code == 408)
+		sy_stat_inc(SY_ST_TM_LOCAL_408);
+	if (code >= 200 && !t->final_sent)
+		sy_stat_class(SY_ST_TM_FINAL_1XX, code);
 	t->last_code = code;
 	t->last_local = local;
 	t->any_local |= local;
