@@ -203,6 +203,11 @@ int tm_relay(struct scr_ctx *ctx, const struct sy_dest *force)
 
 int tm_reply(struct scr_ctx *ctx, unsigned code, sy_str reason)
 {
+	return tm_reply_hdrs(ctx, code, reason, SY_NULL_STR);
+}
+
+int tm_reply_hdrs(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str hdrs)
+{
 	struct tm_trans *t = ctx->host;
 	int rc;
 
@@ -216,7 +221,7 @@ int tm_reply(struct scr_ctx *ctx, unsigned code, sy_str reason)
 	}
 	if (t->final_sent)
 		return EALREADY;
-	rc = tm_send_local(t, code, reason, SY_NULL_STR);
+	rc = tm_send_local(t, code, reason, hdrs);
 	ctx->replied = 1;
 	if (code >= 200)
 		tm_cancel_others(t, NULL);

@@ -48,6 +48,9 @@ int tm_relay(struct scr_ctx *ctx, const struct sy_dest *force);
 /* t_reply(): a local reply sent statefully (creates the transaction in a request route).
  * 0, EBUSY, EINVAL (code), EALREADY (a final reply already went upstream), ENOMEM */
 int tm_reply(struct scr_ctx *ctx, unsigned code, sy_str reason);
+/* the same with extra header lines ("Name: value\r\n" ...), e.g. a challenge's
+ * WWW-Authenticate (the auth unit) */
+int tm_reply_hdrs(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str hdrs);
 /* t_check_trans(): 1 when ctx belongs to a transaction (or the request matches one), 0 not */
 int tm_check_trans(struct scr_ctx *ctx);
 /* t_on_reply/t_on_failure/t_on_branch: arm route idx (-1 disarms) for ctx's transaction

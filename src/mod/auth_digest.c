@@ -1,0 +1,260 @@
+/* auth_digest.c: the arithmetic of digest authentication: HA1 and request-digest of RFC 2617
+ * §3.2.2.1 and RFC 7616 §3.4 (MD5, and SHA-256 from RFC 7616 / RFC 8760), and the stateless
+ * nonces the challenges carry.
+ * OpenSSL's EVP digests do the hashing. An EVP_MD_CTX is opaque (heap only), so each thread
+ * makes one the first time it hashes and keeps it: EVP_DigestInit_ex on a context that last ran
+ * the same fetched EVP_MD reuses its state, so a message costs no allocation (mod_auth's unit
+ * test counts OpenSSL's mallocs to hold us to that). The contexts are freed at exit. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "mod/auth.h"
+
+static EVP_MD *md_tab[2];		/* MD5, SHA-256: fetched once */
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+/* every thread's context, to free them at exit (threads are few and live long) */
+struct ctx_node {
+	struct ctx_node *next;
+	EVP_MD_CTX *ctx;
+};
+static struct ctx_node *ctx_list;
+static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local EVP_MD_CTX *tl_ctx;
+
+static void digest_cleanup(void)
+{
+	struct ctx_node *n, *next;
+
+	pthread_mutex_lock(&ctx_mu);
+	for (n = ctx_list; n; n = next) {
+		next = n->next;
+		EVP_MD_CTX_free(n->ctx);
+		free(n);
+	}
+	ctx_list = NULL;
+	pthread_mutex_unlock(&ctx_mu);
+	EVP_MD_free(md_tab[0]);
+	EVP_MD_free(md_tab[1]);
+	md_tab[0] = md_tab[1] = NULL;
+}
+
+static void md_fetch(void)
+{
+	md_tab[AUTH_ALG_MD5] = EVP_MD_fetch(NULL, "MD5", NULL);
+	md_tab[AUTH_ALG_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
+	atexit(digest_cleanup);
+}
+
+/* the calling thread's context, initialised for alg; NULL when OpenSSL fails */
+static EVP_MD_CTX *md_begin(enum auth_alg alg)
+{
+	pthread_once(&md_once, md_fetch);
+	if (!md_tab[alg])
+		return NULL;
+	if (!tl_ctx) {
+		struct ctx_node *n = malloc(sizeof(*n));
+		EVP_MD_CTX *c = n ? EVP_MD_CTX_new() : NULL;
+
+		if (!c) {
+			free(n);
+			return NULL;
+		}
+		n->ctx = c;
+		pthread_mutex_lock(&ctx_mu);
+		n->next = ctx_list;
+		ctx_list = n;
+		pthread_mutex_unlock(&ctx_mu);
+		tl_ctx = c;
+	}
+	if (EVP_DigestInit_ex(tl_ctx, md_tab[alg], NULL) != 1)
+		return NULL;
+	return tl_ctx;
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+}
+
+size_t auth_alg_hexlen(enum auth_alg alg)
+{
+	return alg == AUTH_ALG_SHA256 ? 64 : 32;
+}
+
+const char *auth_alg_name(enum auth_alg alg)
+{
+	return alg == AUTH_ALG_SHA256 ? "SHA-256" : "MD5";
+}
+
+int auth_alg_parse(sy_str s, enum auth_alg *alg)
+{
+	/* RFC 7616 §3.3: algorithm names are case-insensitive tokens */
+	if (!s.len || sy_str_caseeq_c(s, "MD5")) {
+		*alg = AUTH_ALG_MD5;
+		return 0;
+	}
+	if (sy_str_caseeq_c(s, "SHA-256")) {
+		*alg = AUTH_ALG_SHA256;
+		return 0;
+	}
+	return EPROTONOSUPPORT;
+}
+
+int auth_hash_hex(enum auth_alg alg, const sy_str *p, unsigned n, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *c = md_begin(alg);
+
+	if (!c)
+		return EIO;
+	for (unsigned i = 0; i < n; i++) {
+		if (i && EVP_DigestUpdate(c, ":", 1) != 1)
+			return EIO;
+		if (p[i].len && EVP_DigestUpdate(c, p[i].s, p[i].len) != 1)
+			return EIO;
+	}
+	if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen * 2 != auth_alg_hexlen(alg))
+		return EIO;
+	to_hex(md, mdlen, out);
+	return 0;
+}
+
+int auth_ha1(enum auth_alg alg, sy_str user, sy_str realm, sy_str password, char *out)
+{
+	sy_str p[3] = { user, realm, password };
+
+	return auth_hash_hex(alg, p, 3, out);
+}
+
+int auth_response(enum auth_alg alg, sy_str ha1, sy_str nonce, sy_str nc, sy_str cnonce,
+		  sy_str qop, sy_str method, sy_str uri, char *out)
+{
+	char ha2[AUTH_HEX_MAX];
+	sy_str p[6];
+	sy_str a2[2] = { method, uri };
+	int rc;
+
+	/* A2 = Method ":" request-uri for qop "auth" or none (RFC 7616 §3.4.3); auth-int would
+	 * hash the body too and is never offered */
+	if (qop.len && !sy_str_caseeq_c(qop, "auth"))
+		return EINVAL;
+	if ((rc = auth_hash_hex(alg, a2, 2, ha2)) != 0)
+		return rc;
+	p[0] = ha1;
+	p[1] = nonce;
+	if (qop.len) {
+		p[2] = nc;
+		p[3] = cnonce;
+		p[4] = qop;
+		p[5] = sy_str_make(ha2, auth_alg_hexlen(alg));
+		return auth_hash_hex(alg, p, 6, out);
+	}
+	p[2] = sy_str_make(ha2, auth_alg_hexlen(alg));
+	return auth_hash_hex(alg, p, 3, out);
+}
+
+/* ---- nonces */
+
+#define NONCE_BODY 13		/* expiry[8] flags[1] serial[4] */
+#define NONCE_MAC 16
+#define NONCE_RAW (NONCE_BODY + NONCE_MAC)
+
+static atomic_uint nonce_serial;
+
+/* HMAC-SHA256 (RFC 2104) of body | realm under secret, on the thread's digest context */
+static int nonce_mac(const unsigned char *secret, const unsigned char *body, sy_str realm,
+		     unsigned char *mac)
+{
+	unsigned char pad[64], inner[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_MD_CTX *c;
+	int i;
+
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < AUTH_SECRET_LEN ? secret[i] : 0) ^ 0x36);
+	if (!(c = md_begin(AUTH_ALG_SHA256)) || EVP_DigestUpdate(c, pad, 64) != 1 ||
+	    EVP_DigestUpdate(c, body, NONCE_BODY) != 1 ||
+	    (realm.len && EVP_DigestUpdate(c, realm.s, realm.len) != 1) ||
+	    EVP_DigestFinal_ex(c, inner, &len) != 1)
+		return EIO;
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < AUTH_SECRET_LEN ? secret[i] : 0) ^ 0x5c);
+	if (!(c = md_begin(AUTH_ALG_SHA256)) || EVP_DigestUpdate(c, pad, 64) != 1 ||
+	    EVP_DigestUpdate(c, inner, len) != 1 || EVP_DigestFinal_ex(c, inner, &len) != 1)
+		return EIO;
+	memcpy(mac, inner, NONCE_MAC);
+	OPENSSL_cleanse(pad, sizeof(pad));
+	return 0;
+}
+
+int auth_nonce_make(const unsigned char *secret, int64_t expires, unsigned flags, sy_str realm,
+		    char *out)
+{
+	unsigned char raw[NONCE_RAW];
+	uint64_t e = (uint64_t)expires;
+	uint32_t serial = atomic_fetch_add_explicit(&nonce_serial, 1, memory_order_relaxed);
+	int i, rc;
+
+	for (i = 0; i < 8; i++)
+		raw[i] = (unsigned char)(e >> (56 - 8 * i));
+	raw[8] = (unsigned char)flags;
+	/* the serial makes every challenge's nonce different within one second (RFC 7616
+	 * §3.3: "uniquely generated each time a 401 response is made") */
+	for (i = 0; i < 4; i++)
+		raw[9 + i] = (unsigned char)(serial >> (24 - 8 * i));
+	if ((rc = nonce_mac(secret, raw, realm, raw + NONCE_BODY)) != 0)
+		return rc;
+	to_hex(raw, NONCE_RAW, out);
+	return 0;
+}
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int auth_nonce_check(const unsigned char *secret, sy_str nonce, sy_str realm, int64_t now,
+		     unsigned *flags)
+{
+	unsigned char raw[NONCE_RAW], mac[NONCE_MAC];
+	uint64_t e = 0;
+	int i;
+
+	if (nonce.len != AUTH_NONCE_LEN)
+		return EBADMSG;
+	for (i = 0; i < NONCE_RAW; i++) {
+		int hi = unhex(nonce.s[2 * i]), lo = unhex(nonce.s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return EBADMSG;
+		raw[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (nonce_mac(secret, raw, realm, mac) != 0)
+		return EBADMSG;
+	if (CRYPTO_memcmp(mac, raw + NONCE_BODY, NONCE_MAC) != 0)
+		return EBADMSG;
+	for (i = 0; i < 8; i++)
+		e = e << 8 | raw[i];
+	*flags = raw[8];
+	/* the expiry was signed with the rest: only our clock decides staleness */
+	if ((int64_t)e < now)
+		return ETIMEDOUT;
+	return 0;
+}
