@@ -9,6 +9,7 @@
  * sipmsgops both offer append_hf): the first loaded unit listed wins. */
 #include <stddef.h>
 
+#include "mod/auth.h"
 #include "mod/nathelper.h"
 #include "mod/registrar.h"
 #include "mod/rr.h"
@@ -41,6 +42,8 @@ const struct scr_unit *const scr_units[] = {
 	&nh_unit,
 	&rr_unit,
 	&tm_unit,
+	&auth_unit,
+	&auth_db_unit,
 	/* tm, rr, registrar, usrloc, nathelper ...: add their lines here */
 	NULL,
 };
