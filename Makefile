@@ -37,7 +37,7 @@ lib_obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(call lib_src,$(1)))
 LIBS    := $(foreach l,$(LAYERS),$(if $(call lib_src,$(l)),$(BUILD)/lib$(l).a))
 
 .PHONY: all run test unit fuzz clean deps test-deps bench bench-stateless stress
-all: $(BUILD)/switchyard
+all: $(BUILD)/switchyard $(BUILD)/switchyard-ctl
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -56,6 +56,10 @@ $(BUILD)/obj/main.o: src/main.c
 
 $(BUILD)/switchyard: $(BUILD)/obj/main.o $(LIBS)
 	$(CC) $(OPT) $(CFLAGS) -o $@ $< -Wl,--start-group $(LIBS) -Wl,--end-group $(LDLIBS)
+
+# the management client (docs/mgmt.md): only the JSON parser of libmgmt gets linked in
+$(BUILD)/switchyard-ctl: tools/switchyard-ctl.c $(BUILD)/libmgmt.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmgmt.a
 
 # ---- unit tests: tests/unit/<layer>_<name>.c, cmocka, one binary each
 UNIT_SRC := $(wildcard tests/unit/*_*.c)

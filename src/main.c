@@ -11,12 +11,11 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/version.h"
 #include "core/worker.h"
 #include "proxy/proxy.h"
 #include "tm/tm.h"
 #include "tp/tp.h"
-
-#define SY_VERSION "switchyard 0.1"
 
 static void usage(FILE *f)
 {
