@@ -138,8 +138,16 @@ int mgmt_http_parse(const char *buf, size_t len, const struct mgmt_http_limits *
 	while (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n' && p < lim->max_head)
 		p += 2;
 	rc = line_end(buf, len, p, &eol);
-	if (rc == EAGAIN)
+	if (rc == EAGAIN) {
+		/* garbage (a TLS hello, a SIP message on the wrong port) is told at once, not
+		 * after the client stops sending: the method so far must be a token */
+		size_t i;
+
+		for (i = p; i < len && buf[i] != ' ' && buf[i] != '\r'; i++)
+			if (!is_tchar((unsigned char)buf[i]))
+				return EBADMSG;
 		return len >= lim->max_head ? E2BIG : EAGAIN;
+	}
 	if (rc)
 		return rc;
 	if (eol + 2 > lim->max_head)
