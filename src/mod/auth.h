@@ -2,7 +2,7 @@
  * "auth" unit (challenges, consume_credentials), the "auth_db" unit (www_authorize,
  * proxy_authorize against an in-memory copy of an OpenSIPS-style subscriber table) and the
  * pieces they are built from, callable without a network for the unit tests:
- *   auth_digest.c  digests over OpenSSL EVP (per-thread contexts, no allocation per message),
+ *   auth_digest.c  digests (OpenSSL's MD5/SHA-256 on stack contexts: nothing allocated),
  *                  stateless nonces (expiry + HMAC-SHA256), response verification;
  *   auth_db.c      the users snapshot, reloaded off the workers, swapped atomically;
  *   auth.c         the script units. */
@@ -34,7 +34,7 @@ const char *auth_alg_name(enum auth_alg alg);
 int auth_alg_parse(sy_str s, enum auth_alg *alg);
 
 /* H(p[0] ":" p[1] ":" ... p[n-1]) as lowercase hex into out (auth_alg_hexlen(alg) chars, no
- * NUL). On a per-thread EVP_MD_CTX made once per thread: nothing allocated per call.
+ * NUL). The context is on the stack: nothing allocated.
  * 0 or EIO (OpenSSL failed) */
 int auth_hash_hex(enum auth_alg alg, const sy_str *p, unsigned n, char *out);
 /* HA1 = H(username ":" realm ":" password) (RFC 7616 §3.4.2) */
