@@ -252,17 +252,19 @@ static int dump_one(const struct store_binding *b, void *arg)
 	struct mgmt_buf *o = d->out;
 
 	if (!d->aor || d->aor_len != b->aor.len || memcmp(d->aor, b->aor.s, b->aor.len) != 0) {
+		int first = d->aor == NULL;
+
 		if (b->aor.len > d->aor_cap) {
-			char *p = realloc(d->aor, b->aor.len);
+			char *p = realloc(d->aor, b->aor.len + 1);
 
 			if (!p) {
 				d->err = ENOMEM;
 				return ENOMEM;
 			}
 			d->aor = p;
-			d->aor_cap = b->aor.len;
+			d->aor_cap = b->aor.len ? b->aor.len : 1;
 		}
-		mgmt_buf_puts(o, d->aor_len || d->aor ? "]}," : "");
+		mgmt_buf_puts(o, first ? "" : "]},");
 		memcpy(d->aor, b->aor.s, b->aor.len);
 		d->aor_len = b->aor.len;
 		mgmt_buf_puts(o, "{");
