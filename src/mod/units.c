@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "mod/auth.h"
+#include "mod/dispatcher.h"
 #include "mod/nathelper.h"
 #include "mod/registrar.h"
 #include "mod/rr.h"
@@ -42,6 +43,7 @@ const struct scr_unit *const scr_units[] = {
 	&nh_unit,
 	&rr_unit,
 	&tm_unit,
+	&ds_unit,
 	&auth_unit,
 	&auth_db_unit,
 	/* tm, rr, registrar, usrloc, nathelper ...: add their lines here */

@@ -173,6 +173,11 @@ unsigned scr_route_count(const struct scr_prog *p, enum scr_route_type type);
 /* how many distinct $avp(name)s p uses: only ctx->avps[0..n) can ever be set (indexes are
  * given at load); SCR_MAX_VARS when p is NULL */
 unsigned scr_avp_count(const struct scr_prog *p);
+/* The $avp slot named name (the one the script's $avp(name) uses; reserved now when the
+ * script has none), for a unit's per-transaction value: tm keeps ctx->avps[slot] for
+ * failure_route like any $avp. Main thread, at load (a unit's init). name must outlive p.
+ * The slot index, or -1 when all SCR_MAX_VARS are taken. */
+int scr_avp_slot(struct scr_prog *p, sy_str name);
 /* *ctx as memset(ctx, 0, sizeof(*ctx)) then ctx->prog = p would leave it, but without clearing
  * the $var/$avp slots p never uses (2 KB per message otherwise) */
 void scr_ctx_init(struct scr_ctx *ctx, const struct scr_prog *p);

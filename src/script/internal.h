@@ -81,6 +81,7 @@ enum scr_pv_kind {
 	PV_HDR, PV_VAR, PV_AVP, PV_PROTO, PV_TIME, PV_T_REPLY_CODE, PV_T_BRANCH_IDX, PV_MB,
 	PV_ML, PV_BRANCH_URI, PV_BRANCH_COUNT, PV_RETCODE, PV_OU, PV_OUSER, PV_OD, PV_OP,
 	PV_RB, PV_CL, PV_CT, PV_CTYPE, PV_FN, PV_TN, PV_RI, PV_RP_LOCAL, PV_RV,
+	PV_AU, PV_AD, PV_AR, PV_ADU,
 };
 struct scr_pvar {
 	enum scr_pv_kind kind;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "script/internal.h"
+#include "sip/auth.h"
 
 static const struct {
 	const char *name;
@@ -35,7 +36,8 @@ static const struct {
 	{ "op", PV_OP, 0, 0 }, { "rb", PV_RB, 0, 0 }, { "cl", PV_CL, 0, 0 },
 	{ "ct", PV_CT, 0, 0 }, { "cT", PV_CTYPE, 0, 0 }, { "fn", PV_FN, 0, 0 },
 	{ "tn", PV_TN, 0, 0 }, { "Ri", PV_RI, 0, 0 }, { "Rp", PV_RP_LOCAL, 0, 0 },
-	{ "rv", PV_RV, 0, 0 },
+	{ "rv", PV_RV, 0, 0 }, { "au", PV_AU, 0, 0 }, { "ad", PV_AD, 0, 0 },
+	{ "ar", PV_AR, 0, 0 }, { "adu", PV_ADU, 0, 0 },
 };
 
 static int slot(sy_str *names, unsigned *n, sy_str name)
@@ -159,6 +161,40 @@ static const char *proto_name(enum sy_proto p)
 	}
 }
 
+/* $au $ad $ar $adu: user part, domain part (after '@') of the digest username, realm and
+ * uri of the request's credentials, read as OpenSIPS reads them: Authorization for REGISTER
+ * and PUBLISH, Proxy-Authorization otherwise (RFC 3261 §22.2, §22.3), the first Digest one
+ * that parses. Quoted-pairs are resolved into the arena. */
+static int auth_attr(struct scr_ctx *ctx, const struct sip_msg *m, enum scr_pv_kind k,
+		     struct scr_value *out)
+{
+	enum sip_hdr_id id = m->mid == SIP_M_REGISTER || m->mid == SIP_M_PUBLISH ?
+				     SIP_H_AUTHORIZATION : SIP_H_PROXY_AUTHORIZATION;
+	struct sip_auth_cred c;
+	sy_str v;
+	char *buf, *at;
+	size_t n;
+	int h;
+
+	if (!m->is_request)
+		return ENOENT;
+	for (h = sip_hdr_next(m, id, 0); h >= 0; h = sip_hdr_next(m, id, h + 1))
+		if (sip_auth_parse(m->hdr[h].body, &c) == 0 && c.digest)
+			break;
+	if (h < 0)
+		return ENOENT;
+	v = k == PV_AR ? c.realm : k == PV_ADU ? c.uri : c.username;
+	buf = sy_arena_alloc(ctx->arena, v.len + 1);
+	if (!buf || sip_auth_unquote(v, buf, v.len + 1, &n) != 0)
+		return ENOMEM;
+	at = k == PV_AU || k == PV_AD ? memchr(buf, '@', n) : NULL;
+	if (k == PV_AD)
+		return at ? set_str(out, sy_str_make(at + 1, n - (size_t)(at + 1 - buf))) : ENOENT;
+	if (at)
+		n = (size_t)(at - buf);
+	return set_str(out, sy_str_make(buf, n));
+}
+
 int scr_pvar_get(struct scr_ctx *ctx, const struct scr_pvar *pv, struct scr_value *out)
 {
 	const struct sip_msg *m = ctx->msg;
@@ -278,6 +314,8 @@ int scr_pvar_get(struct scr_ctx *ctx, const struct scr_pvar *pv, struct scr_valu
 	case PV_HDR:
 		h = sip_hdr_next_name(m, pv->arg, 0);
 		return h < 0 ? ENOENT : set_str(out, m->hdr[h].body);
+	case PV_AU: case PV_AD: case PV_AR: case PV_ADU:
+		return auth_attr(ctx, m, pv->kind, out);
 	default:
 		return ENOENT;
 	}

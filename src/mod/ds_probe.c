@@ -1,0 +1,370 @@
+/* ds_probe.c: the dispatcher's prober. tm has no API for a request the proxy originates
+ * itself (its client side only forks received requests), so the pings do not go through tm:
+ * one helper thread owns a UDP socket per address family, bound to the IP of our first UDP
+ * listen of that family (or ds_probing_sock) on a port of its own, sends an OPTIONS
+ * (ds_ping_method) to every destination that is probing (all of them with
+ * ds_probing_mode 1, and list_file flag 8 ones always) every ds_ping_interval seconds, and
+ * reads the replies on the same socket: they come back to it by the Via sent-by/rport, never
+ * to a worker. A ping still unanswered when the next round starts counted as failed
+ * (one ping interval is its timeout; RFC 3261 §17.1.2.2 Timer F is longer, but a gateway that
+ * does not answer an OPTIONS within the interval is not one to send calls to). A 200, or any
+ * code in options_reply_codes, is a success (ds_ping_result). Workers are never involved:
+ * the only thing shared is each destination's atomic state. UDP only: a TCP/TLS destination
+ * is not pinged (docs/dispatcher.md). */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "mod/dispatcher.h"
+#include "tp/tp.h"
+
+#define DS_BRANCH_PFX "z9hG4bKdsp."
+
+static atomic_uint ping_seq;
+static pthread_t thr;
+static int started;
+static int wake_fd[2] = { -1, -1 };
+static int sock[2] = { -1, -1 };		/* IPv4, IPv6 */
+static struct sy_addr local[2];
+
+static int family_slot(const struct sy_addr *a)
+{
+	return a->u.sa.sa_family == AF_INET6 ? 1 : 0;
+}
+
+static int eligible(const struct ds_dest *d)
+{
+	unsigned st = atomic_load(&d->state);
+
+	if (d->proto != SY_PROTO_UDP)
+		return 0;
+	return (st & DS_ST_PROBING) || ds_cfg.probing_mode == 1 || (d->lflags & DS_LF_PING);
+}
+
+/* the Via sent-by of a local address: IP ([v6]) and port */
+static int hostport(const struct sy_addr *a, char *buf, size_t cap)
+{
+	char ip[64];
+	size_t n = tp_addr_ip(a, ip, sizeof(ip));
+	int k;
+
+	ip[n < sizeof(ip) ? n : sizeof(ip) - 1] = '\0';
+	k = snprintf(buf, cap, a->u.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		     tp_addr_port(a));
+	return k > 0 && (size_t)k < cap ? 0 : ENOSPC;
+}
+
+static void log_change(const struct ds_dest *d, int ok)
+{
+	if (ok)
+		LOG_NOTICE("dispatcher: %.*s (set %u) answers pings again: active", SY_FMT(d->uri),
+			   d->setid);
+	else
+		LOG_NOTICE("dispatcher: %.*s (set %u) failed %u pings in a row: inactive (probing)",
+			   SY_FMT(d->uri), d->setid, ds_cfg.probing_threshold);
+}
+
+static int send_ping(int fd, const struct sy_addr *la, struct ds_dest *d)
+{
+	char buf[1024], hp[80];
+	unsigned seq = atomic_fetch_add(&ping_seq, 1) + 1;
+	int n;
+
+	if (!seq)
+		seq = atomic_fetch_add(&ping_seq, 1) + 1;	/* 0 means "none pending" */
+	if (hostport(la, hp, sizeof(hp)))
+		return ENOSPC;
+	n = snprintf(buf, sizeof(buf),
+		     "%s %.*s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s;branch=" DS_BRANCH_PFX "%u.%u;rport\r\n"
+		     "Max-Forwards: %d\r\n"
+		     "From: <%s>;tag=dsp%u\r\n"
+		     "To: <%.*s>\r\n"
+		     "Call-ID: dsp.%u.%u@%s\r\n"
+		     "CSeq: %u %s\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     ds_cfg.ping_method, SY_FMT(d->uri), hp, d->idx, seq,
+		     ds_cfg.ping_maxfwd >= 0 ? ds_cfg.ping_maxfwd : 70, ds_cfg.ping_from, seq,
+		     SY_FMT(d->uri), d->idx, seq, hp, seq, ds_cfg.ping_method);
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return ENOSPC;
+	atomic_store(&d->pending, seq);
+	if (sendto(fd, buf, (size_t)n, 0, &d->addr.u.sa, d->addr.len) < 0)
+		return errno;
+	return 0;
+}
+
+int ds_probe_round(int fd, const struct sy_addr *la)
+{
+	unsigned i, n = ds_dest_count();
+
+	for (i = 0; i < n; i++) {
+		struct ds_dest *d = ds_dest_get(i);
+		int f = family_slot(&d->addr);
+
+		if (!eligible(d))
+			continue;
+		/* the previous ping got no final reply within one interval: a failure */
+		if (atomic_exchange(&d->pending, 0) && ds_ping_result(i, 0))
+			log_change(d, 0);
+		if (fd >= 0) {
+			if (family_slot(la) == f)
+				send_ping(fd, la, d);
+		} else if (sock[f] >= 0) {
+			send_ping(sock[f], &local[f], d);
+		}
+	}
+	return 0;
+}
+
+/* "z9hG4bKdsp.<idx>.<seq>" -> idx, seq */
+static int parse_branch(sy_str b, unsigned *idx, unsigned *seq)
+{
+	size_t i = sizeof(DS_BRANCH_PFX) - 1;
+	unsigned long v[2] = { 0, 0 };
+	int k;
+
+	if (b.len <= i || strncmp(b.s, DS_BRANCH_PFX, i) != 0)
+		return EINVAL;
+	for (k = 0; k < 2; k++) {
+		size_t start = i;
+
+		while (i < b.len && b.s[i] >= '0' && b.s[i] <= '9' && i - start < 10)
+			v[k] = v[k] * 10 + (unsigned long)(b.s[i++] - '0');
+		if (i == start || v[k] > 0xffffffffUL)
+			return EINVAL;
+		if (k == 0 && (i >= b.len || b.s[i++] != '.'))
+			return EINVAL;
+	}
+	if (i != b.len)
+		return EINVAL;
+	*idx = (unsigned)v[0];
+	*seq = (unsigned)v[1];
+	return 0;
+}
+
+int ds_probe_reply(const char *buf, size_t len)
+{
+	struct sip_hdr hdr[64];
+	struct sip_limits lim;
+	struct sip_msg m;
+	struct ds_dest *d;
+	unsigned idx, seq, i, ok;
+	unsigned exp;
+
+	sip_limits_default(&lim);
+	lim.max_headers = 64;
+	m.hdr = hdr;
+	m.hdr_cap = 64;
+	if (sip_msg_parse(&m, buf, len, 0, &lim) || m.is_request ||
+	    parse_branch(m.via1.branch, &idx, &seq) || !(d = ds_dest_get(idx)))
+		return 0;
+	if (!sy_str_eq(m.cseq_method, sy_cstr(ds_cfg.ping_method)) || m.cseq != seq)
+		return 0;
+	if (m.status < 200)
+		return 1;	/* provisional: the final one decides */
+	exp = seq;
+	if (!atomic_compare_exchange_strong(&d->pending, &exp, 0))
+		return 1;	/* late, or a retransmission: that ping was already counted */
+	ok = m.status == 200;
+	for (i = 0; !ok && i < ds_cfg.nreply_codes; i++)
+		ok = m.status == ds_cfg.reply_codes[i];
+	if (ds_ping_result(idx, (int)ok))
+		log_change(d, (int)ok);
+	return 1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void *probe_main(void *arg)
+{
+	char buf[4096];
+	uint64_t next = now_ms() + (uint64_t)ds_cfg.ping_interval * 1000u;
+
+	(void)arg;
+	/* the first round one interval after start-up: the workers are up by then */
+	for (;;) {
+		struct pollfd p[3];
+		uint64_t now = now_ms();
+		int k, np = 0;
+
+		if (now >= next) {
+			ds_probe_round(-1, NULL);
+			next = now + (uint64_t)ds_cfg.ping_interval * 1000u;
+			continue;
+		}
+		p[np].fd = wake_fd[0];
+		p[np++].events = POLLIN;
+		for (k = 0; k < 2; k++)
+			if (sock[k] >= 0) {
+				p[np].fd = sock[k];
+				p[np++].events = POLLIN;
+			}
+		if (poll(p, (nfds_t)np, (int)(next - now)) < 0) {
+			if (errno == EINTR)
+				continue;
+			LOG_ERR("dispatcher: prober stopped: poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (p[0].revents)
+			return NULL;	/* ds_probe_stop() */
+		for (k = 1; k < np; k++) {
+			ssize_t r;
+
+			if (!(p[k].revents & POLLIN))
+				continue;
+			r = recv(p[k].fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (r > 0)
+				ds_probe_reply(buf, (size_t)r);
+		}
+	}
+	return NULL;
+}
+
+/* the address the pings of one family leave from: ds_probing_sock, else the first UDP listen
+ * of that family, on a port of our own */
+static int open_sock(int fam, const struct sy_addr *want)
+{
+	const struct tp_listen *l = NULL;
+	struct sy_addr a;
+	unsigned i;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	if (want) {
+		a = *want;
+	} else {
+		for (i = 0; i < tp_listen_count(); i++) {
+			const struct tp_listen *x = tp_listen_get(i);
+
+			if (x->proto == SY_PROTO_UDP && x->addr.u.sa.sa_family == fam) {
+				l = x;
+				break;
+			}
+		}
+		if (l) {
+			a = l->addr;
+		} else {
+			a.u.sa.sa_family = (sa_family_t)fam;
+			a.len = fam == AF_INET6 ? sizeof(a.u.in6) : sizeof(a.u.in);
+		}
+	}
+	if (fam == AF_INET6)
+		a.u.in6.sin6_port = 0;
+	else
+		a.u.in.sin_port = 0;
+	fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, &a.u.sa, a.len) < 0) {
+		close(fd);
+		return -1;
+	}
+	a.len = sizeof(a.u.ss);
+	if (getsockname(fd, &a.u.sa, &a.len) < 0) {
+		close(fd);
+		return -1;
+	}
+	local[fam == AF_INET6 ? 1 : 0] = a;
+	return fd;
+}
+
+int ds_probe_start(void)
+{
+	struct sy_addr want, *wp = NULL;
+	sigset_t all, old;
+	unsigned i, need[2] = { 0, 0 };
+	int rc;
+
+	if (started || !ds_cfg.ping_interval)
+		return 0;
+	for (i = 0; i < ds_dest_count(); i++) {
+		const struct ds_dest *d = ds_dest_get(i);
+
+		if (d->proto == SY_PROTO_UDP)
+			need[family_slot(&d->addr)] = 1;
+		else
+			LOG_WARN("dispatcher: %.*s is not UDP: it is never pinged",
+				 SY_FMT(d->uri));
+	}
+	if (ds_cfg.probing_sock[0]) {
+		sy_str s = sy_cstr(ds_cfg.probing_sock), host;
+		const char *colon;
+
+		if (s.len > 4 && strncasecmp(s.s, "udp:", 4) == 0) {
+			s.s += 4;
+			s.len -= 4;
+		}
+		/* [v6]:port, v4:port, or an address alone; the port is ours to pick */
+		colon = s.s[0] == '[' ? memchr(s.s, ']', s.len) : memchr(s.s, ':', s.len);
+		if (s.s[0] == '[' && colon)
+			colon = (size_t)(colon - s.s) + 1 < s.len ? colon + 1 : NULL;
+		host = colon ? sy_str_make(s.s, (size_t)(colon - s.s)) : s;
+		if (tp_addr_parse(host, 0, &want)) {
+			LOG_ERR("dispatcher: ds_probing_sock \"%s\" is not [udp:]IP[:port]",
+				ds_cfg.probing_sock);
+			return EINVAL;
+		}
+		wp = &want;
+	}
+	for (i = 0; i < 2; i++) {
+		int fam = i ? AF_INET6 : AF_INET;
+
+		if (!need[i])
+			continue;
+		sock[i] = open_sock(fam, wp && wp->u.sa.sa_family == fam ? wp : NULL);
+		if (sock[i] < 0) {
+			LOG_ERR("dispatcher: cannot open the probing socket: %s", strerror(errno));
+			ds_probe_stop();
+			return EADDRNOTAVAIL;
+		}
+	}
+	if (pipe(wake_fd) < 0) {
+		ds_probe_stop();
+		return errno;
+	}
+	/* signals belong to the main thread's sigwait, never to this helper */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&thr, NULL, probe_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		ds_probe_stop();
+		return EAGAIN;
+	}
+	started = 1;
+	return 0;
+}
+
+void ds_probe_stop(void)
+{
+	int i;
+
+	if (started) {
+		ssize_t w = write(wake_fd[1], "x", 1);
+
+		(void)w;
+		pthread_join(thr, NULL);
+		started = 0;
+	}
+	for (i = 0; i < 2; i++) {
+		if (wake_fd[i] >= 0)
+			close(wake_fd[i]);
+		if (sock[i] >= 0)
+			close(sock[i]);
+		wake_fd[i] = sock[i] = -1;
+	}
+}

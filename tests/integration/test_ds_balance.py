@@ -1,0 +1,338 @@
+"""test_ds_balance.py: the dispatcher unit through the real binary, on the wire: round robin
+over three UAS peers, failover in failure_route with ds_next_dst (503 and silence), the
+marks it leaves, hash over Call-ID keeping a call's requests on one destination, the SQLite
+table, ds_is_in_list, load errors with file:line, and etc/dispatcher.cfg passing -c."""
+import os
+import sqlite3
+import tempfile
+import time
+
+from harness import Proxy, UdpPeer, make_ack, make_request, rand_token, REPO, sy_bin
+
+TIMEOUT = 120
+
+HEAD = """listen = udp:127.0.0.1:{PORT}
+loadmodule "sl.so"
+loadmodule "signaling.so"
+loadmodule "tm.so"
+loadmodule "maxfwd.so"
+loadmodule "sipmsgops.so"
+loadmodule "dispatcher.so"
+modparam("tm", "fr_timeout", 1)
+modparam("tm", "T1_timer", 100)
+modparam("tm", "wt_timer", 1)
+"""
+
+ROUTE = """
+route {
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (!ds_select_dst(1, ALG, "f")) {
+		send_reply(503, "No Destination");
+		exit;
+	}
+	t_on_failure("fo");
+	t_relay();
+}
+failure_route[fo] {
+	if (t_check_status("503|408")) {
+		ds_mark_dst("p");
+		if (ds_next_dst()) {
+			t_on_failure("fo");
+			t_relay();
+			exit;
+		}
+	}
+}
+"""
+
+
+def write_list(lines):
+    d = tempfile.mkdtemp(prefix="sy-ds-")
+    p = os.path.join(d, "dispatcher.list")
+    with open(p, "w") as f:
+        f.write("# test destinations\n" + "".join(l + "\n" for l in lines))
+    return p
+
+
+def peers(n):
+    return [UdpPeer() for _ in range(n)]
+
+
+def cfg(list_path, alg, extra=""):
+    return (HEAD + 'modparam("dispatcher", "list_file", "%s")\n' % list_path + extra +
+            ROUTE.replace("ALG", str(alg)))
+
+
+def invite(ua, px, call_id=None, branch=None):
+    return make_request("INVITE", "sip:bob@example.com", ua.hostport(), call_id=call_id,
+                        branch=branch)
+
+
+def final(ua, req, code, timeout=3):
+    """the final reply code to req reaches ua; ACK it (RFC 3261 §17.1.1.3) so that the
+    transaction ends without waiting for Timer H"""
+    cid = req.split("Call-ID: ", 1)[1].split("\r\n", 1)[0]
+    r = ua.expect(lambda m: m.status == code and m.call_id == cid, timeout=timeout)
+    ua.send(make_ack(req, r))
+    return r
+
+
+def route_one(gws, code, done, timeout=3.0):
+    """the peer the next new INVITE reached (retransmissions and INVITEs of calls in done are
+    skipped); it answers code. Returns (peer index, request)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for i, g in enumerate(gws):
+            m = g.recv(timeout=0.02)
+            if m is None or not m.is_request or m.method != "INVITE" or m.call_id in done:
+                continue
+            done.add(m.call_id)
+            g.reply(m, code)
+            return i, m
+    raise AssertionError("no INVITE reached any destination")
+
+
+def test_round_robin_spreads_evenly():
+    gws = peers(3)
+    lst = write_list(["1 sip:127.0.0.1:%d" % g.port for g in gws])
+    with Proxy(cfg(lst, 4)) as px:
+        ua = UdpPeer(target=px.addr)
+        seen, done = {}, set()
+        for _ in range(30):
+            req = invite(ua, px)
+            ua.send(req)
+            # the next INVITE goes out only after this one was answered: the spread is the
+            # algorithm's, not the timing's
+            i, _m = route_one(gws, 486, done)
+            seen[i] = seen.get(i, 0) + 1
+            final(ua, req, 486)
+        assert seen == {0: 10, 1: 10, 2: 10}, seen
+        px.wait_stat("tm_active", 0)
+
+
+def test_failover_503_then_silence_then_200():
+    a, b, c = peers(3)
+    # priorities 30/20/10: algorithm 8 takes a, then b, then c
+    lst = write_list(["1 sip:127.0.0.1:%d 0 30" % a.port, "1 sip:127.0.0.1:%d 0 20" % b.port,
+                      "1 sip:127.0.0.1:%d 0 10" % c.port])
+    extra = 'modparam("dispatcher", "ds_probing_threshold", 1)\n'
+    with Proxy(cfg(lst, 8, extra)) as px:
+        ua = UdpPeer(target=px.addr)
+        req = invite(ua, px)
+        ua.send(req)
+        ua.expect(100)
+        ra = a.expect("INVITE")
+        a.reply(ra, 503)
+        a.expect("ACK")
+        b.expect("INVITE")          # b stays silent: fr_timeout (1 s) makes it a 408
+        rc = c.expect("INVITE", timeout=4)
+        c.reply(rc, 200)
+        ok = ua.expect(200, timeout=3)
+        assert ok.call_id == ra.call_id
+        # a and b were marked probing (threshold 1): the next call goes to c at once
+        req2 = invite(ua, px)
+        ua.send(req2)
+        rc2 = c.expect(lambda m: m.method == "INVITE" and m.call_id != ra.call_id, timeout=2)
+        a.expect_nothing(0.3, "INVITE")
+        b.expect_nothing(0.1, lambda m: m.method == "INVITE" and m.call_id != ra.call_id)
+        c.reply(rc2, 486)
+        final(ua, req2, 486)
+        px.wait_stat("tm_active", 0)
+        assert any("marked probing" in l for l in px.stderr_text().splitlines())
+
+
+def test_all_down_failover_ends_with_final_reply():
+    a, b = peers(2)
+    lst = write_list(["1 sip:127.0.0.1:%d" % a.port, "1 sip:127.0.0.1:%d" % b.port])
+    with Proxy(cfg(lst, 8, 'modparam("dispatcher", "ds_probing_threshold", 1)\n')) as px:
+        ua = UdpPeer(target=px.addr)
+        req = invite(ua, px)
+        ua.send(req)
+        a.reply(a.expect("INVITE"), 503)
+        b.reply(b.expect("INVITE"), 503)
+        # the best reply of the last fork goes down; a 503 is sent as 500 (§16.7 step 6)
+        final(ua, req, 500)
+        # every destination is probing now: ds_select_dst fails, the script answers 503
+        ua.send(invite(ua, px))
+        ua.expect(503)
+        a.expect_nothing(0.2, "INVITE")
+        px.wait_stat("tm_active", 0)
+
+
+def test_hash_callid_keeps_a_call_on_one_destination():
+    gws = peers(3)
+    lst = write_list(["1 sip:127.0.0.1:%d" % g.port for g in gws])
+    with Proxy(cfg(lst, 0)) as px:
+        ua = UdpPeer(target=px.addr)
+        where, done = {}, set()
+        for n in range(12):
+            cid = "call-%d-%s" % (n, rand_token(6))
+            for rep in range(2):
+                # a new request of the same call each time (a re-INVITE's new branch)
+                req = invite(ua, px, call_id=cid)
+                ua.send(req)
+                i, m = route_one(gws, 486, done)
+                done.discard(cid)
+                assert m.call_id == cid
+                assert where.setdefault(cid, i) == i, (cid, where[cid], i)
+                final(ua, req, 486)
+                time.sleep(0.05)
+                for g in gws:
+                    g.drain()
+        assert len(where) == 12
+        assert len(set(where.values())) >= 2, where   # 12 calls do not all hash alike
+        # a retransmission of an INVITE still open is absorbed by tm; the branch it already
+        # has is the one its destination keeps (the proxy retransmits there, nowhere else)
+        cid = "retr-" + rand_token(6)
+        req = invite(ua, px, call_id=cid)
+        ua.send(req)
+        first = None
+        for i, g in enumerate(gws):
+            m = g.recv(timeout=0.5)
+            if m is not None:
+                first = (i, m)
+                break
+        assert first is not None
+        ua.send(req)
+        ua.expect(100)
+        for i, g in enumerate(gws):
+            if i != first[0]:
+                g.expect_nothing(0.3, "INVITE")
+        gws[first[0]].reply(first[1], 486)
+        ua.expect(486, timeout=3)
+        px.wait_stat("tm_active", 0)
+
+
+def test_sqlite_table_opensips_schema():
+    gws = peers(2)
+    d = tempfile.mkdtemp(prefix="sy-ds-")
+    db = os.path.join(d, "ds.db")
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE dispatcher (id INTEGER PRIMARY KEY AUTOINCREMENT, setid INTEGER"
+                " DEFAULT 0 NOT NULL, destination CHAR(192) DEFAULT '' NOT NULL, socket"
+                " CHAR(128), state INTEGER DEFAULT 0 NOT NULL, probe_mode INTEGER DEFAULT 0"
+                " NOT NULL, weight CHAR(64) DEFAULT 1 NOT NULL, priority INTEGER DEFAULT 0"
+                " NOT NULL, attrs CHAR(128), description CHAR(64))")
+    for g in gws:
+        con.execute("INSERT INTO dispatcher (setid, destination, weight, attrs, description)"
+                    " VALUES (1, ?, '1', 'a', 'gw')", ("sip:127.0.0.1:%d" % g.port,))
+    # an inactive one (state 1) is never chosen
+    dead = UdpPeer()
+    con.execute("INSERT INTO dispatcher (setid, destination, state) VALUES (1, ?, 1)",
+                ("sip:127.0.0.1:%d" % dead.port,))
+    con.commit()
+    con.close()
+    text = (HEAD + 'modparam("dispatcher", "db_url", "sqlite://%s")\n' % db +
+            ROUTE.replace("ALG", "4"))
+    with Proxy(text) as px:
+        ua = UdpPeer(target=px.addr)
+        seen, done = {}, set()
+        for _ in range(6):
+            req = invite(ua, px)
+            ua.send(req)
+            i, _m = route_one(gws, 486, done)
+            seen[i] = seen.get(i, 0) + 1
+            final(ua, req, 486)
+        assert seen == {0: 3, 1: 3}, seen
+        dead.expect_nothing(0.2, "INVITE")
+
+
+def test_is_in_list_and_count():
+    gw = UdpPeer()
+    lst = write_list(["2 sip:127.0.0.1:%d" % gw.port, "2 sip:127.0.0.1:1 1"])
+    text = HEAD + 'modparam("dispatcher", "list_file", "%s")\n' % lst + """
+route {
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	ds_count(2, "a", $var(up));
+	ds_count(2, "i", $var(down));
+	if (ds_is_in_list("$si", "$sp", 2)) {
+		sl_send_reply(200, "From Gateway $var(up) $var(down)");
+		exit;
+	}
+	if (ds_is_in_list("$si", "0")) {
+		sl_send_reply(202, "Known Host");
+		exit;
+	}
+	sl_send_reply(403, "Not A Gateway");
+}
+"""
+    with Proxy(text) as px:
+        gw.target = px.addr
+        gw.send(make_request("OPTIONS", "sip:x@example.com", gw.hostport()))
+        r = gw.expect(200)
+        assert r.reason == "From Gateway 1 1", r.reason
+        ua = UdpPeer(target=px.addr)
+        # same IP, other port: not the gateway with a port, known with port 0
+        ua.send(make_request("OPTIONS", "sip:x@example.com", ua.hostport()))
+        ua.expect(202)
+
+
+def test_bad_list_line_is_a_load_error_with_its_line():
+    lst = write_list(["1 sip:127.0.0.1:5090", "1 sip:127.0.0.1:5091 x", "one sip:1.2.3.4"])
+    px = Proxy(cfg(lst, 4), ready=False)
+    try:
+        rc = px.proc.wait(timeout=20)
+    finally:
+        if px.alive():
+            px.kill()
+    err = px.stderr_text()
+    assert rc == 1, (rc, err)
+    assert "%s:3: flags must be a number" % lst in err, err
+    assert "%s:4: set id must be a number" % lst in err, err
+
+
+def test_missing_set_and_unknown_algorithm():
+    g = UdpPeer()
+    lst = write_list(["1 sip:127.0.0.1:%d" % g.port])
+    text = HEAD + 'modparam("dispatcher", "list_file", "%s")\n' % lst + """
+route {
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if ($rU == "noset" && !ds_select_dst(7, 4)) {
+		sl_send_reply(503, "No Set");
+		exit;
+	}
+	if ($rU == "noalg" && !ds_select_dst(1, 5)) {
+		sl_send_reply(503, "No Alg");
+		exit;
+	}
+	sl_send_reply(200, "OK");
+}
+"""
+    with Proxy(text) as px:
+        ua = UdpPeer(target=px.addr)
+        ua.send(make_request("OPTIONS", "sip:noset@example.com", ua.hostport()))
+        assert ua.expect(503).reason == "No Set"
+        ua.send(make_request("OPTIONS", "sip:noalg@example.com", ua.hostport()))
+        assert ua.expect(503).reason == "No Alg"
+        err = px.stop()
+        assert "no destination set 7" in err and "algorithm 5" in err, err
+
+
+def test_example_config_checks():
+    import subprocess
+    p = subprocess.run([sy_bin(), "-c", "-f", os.path.join(REPO, "etc/dispatcher.cfg")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, timeout=30)
+    assert p.returncode == 0, p.stderr.decode()
+    # and its list file loads (every line valid): the same config on a free port, run
+    with open(os.path.join(REPO, "etc/dispatcher.cfg")) as f:
+        text = f.read().replace("udp:127.0.0.1:5060", "udp:127.0.0.1:{PORT}")
+    text = text.replace('"etc/dispatcher.list"', '"%s"' % os.path.join(REPO, "etc/dispatcher.list"))
+    with Proxy(text, workers=None) as px:
+        ua = UdpPeer(target=px.addr)
+        ua.send(make_request("OPTIONS", "sip:127.0.0.1:%d" % px.port, ua.hostport()))
+        ua.expect(200)
+        assert "dispatcher: 5 destinations loaded" in px.stderr_text()
+
+
+if __name__ == "__main__":
+    from harness import run_module
+    run_module(globals())
