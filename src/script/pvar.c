@@ -85,6 +85,11 @@ int scr_pvar_resolve(struct scr_prog *p, sy_str name, sy_str arg, struct scr_pva
 	}
 }
 
+int scr_avp_slot(struct scr_prog *p, sy_str name)
+{
+	return p && name.len ? slot(p->avp_names, &p->navps, name) : -1;
+}
+
 int scr_pvar_writable(const struct scr_pvar *pv)
 {
 	switch (pv->kind) {
