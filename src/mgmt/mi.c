@@ -354,7 +354,8 @@ static void put_error(struct mgmt_buf *out, int code, const char *msg, sy_str id
 
 int mgmt_mi_handle(const char *body, size_t len, struct mgmt_buf *out)
 {
-	/* every token takes at least two bytes of input ("1," or "[]"), so this never runs out */
+	/* a valid text has at most one token per two bytes ("1," or "[]"), so running out of
+	 * tokens means the text is not JSON (e.g. "[[[[[[]": one token per byte, unclosed) */
 	unsigned cap = (unsigned)(len / 2 + 2), ntok;
 	struct mgmt_json_tok *t = malloc(cap * sizeof(*t));
 	sy_str id = SY_STR("null");
@@ -372,8 +373,7 @@ int mgmt_mi_handle(const char *body, size_t len, struct mgmt_buf *out)
 	}
 	rc = mgmt_json_parse(body, len, t, cap, &ntok);
 	if (rc) {
-		put_error(out, rc == EBADMSG ? E_PARSE : E_INTERNAL,
-			  rc == EBADMSG ? "Parse error" : "request too complex", id);
+		put_error(out, E_PARSE, "Parse error", id);
 		goto out;
 	}
 	if (t[0].type == MGMT_JSON_ARRAY) {

@@ -45,7 +45,7 @@ static void check_string(const struct mgmt_json_tok *t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
-	unsigned cap = (unsigned)(size / 2 + 2), n, i;
+	unsigned cap = (unsigned)(size + 1), n, i;	/* a token per byte at most */
 	struct mgmt_json_tok *t = malloc(cap * sizeof(*t));
 	struct mgmt_buf out;
 	int rc;
@@ -53,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(t != NULL);
 	rc = mgmt_json_parse(s, size, t, cap, &n);
 	CHECK(rc == 0 || rc == EBADMSG);	/* the cap is always enough */
+	if (rc == 0)	/* the MI's cap (len / 2 + 2) holds any valid text */
+		CHECK(n <= size / 2 + 2);
 	if (rc == 0) {
 		CHECK(n >= 1 && t[0].end == n);
 		for (i = 0; i < n; i++) {
