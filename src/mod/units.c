@@ -9,6 +9,7 @@
  * sipmsgops both offer append_hf): the first loaded unit listed wins. */
 #include <stddef.h>
 
+#include "mgmt/mgmt.h"
 #include "mod/auth.h"
 #include "mod/dispatcher.h"
 #include "mod/nathelper.h"
@@ -46,6 +47,9 @@ const struct scr_unit *const scr_units[] = {
 	&ds_unit,
 	&auth_unit,
 	&auth_db_unit,
+	&mgmt_httpd_unit,	/* after usrloc: its exit hook must run first */
+	&mgmt_mi_http_unit,
+	&mgmt_prometheus_unit,
 	/* tm, rr, registrar, usrloc, nathelper ...: add their lines here */
 	NULL,
 };
