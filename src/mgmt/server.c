@@ -60,6 +60,9 @@ static int lfd = -1, efd = -1, evfd = -1;
 static pthread_t thr;
 static int running, exit_hooked;
 static char listen_addr[80];
+/* which handlers the script loaded, read from px_prog at start: main frees px_prog before the
+ * exit hooks stop this thread, so the thread never reads it */
+static int mi_on, prom_on;
 
 /* ---- configuration */
 
@@ -229,7 +232,7 @@ static void handle(struct conn *c, const struct mgmt_http_req *r)
 	unsigned code;
 
 	mgmt_buf_init(&body, MAX_RESPONSE);
-	if (scr_unit_loaded(px_prog, "mi_http") && path_is(r->path, p_mi_root)) {
+	if (mi_on && path_is(r->path, p_mi_root)) {
 		sy_str ct = r->content_type;
 		size_t n = 0;
 
@@ -245,16 +248,21 @@ static void handle(struct conn *c, const struct mgmt_http_req *r)
 		}
 		if (mgmt_mi_handle(r->body.s, r->body.len, &body) == ENODATA)
 			respond(c, 204, NULL, NULL, NULL, 0);
+		else if (body.err)
+			respond_text(c, 500, "out of memory", NULL);
 		else
-			respond(c, body.err ? 500 : 200, "application/json", NULL, &body, 0);
-	} else if (scr_unit_loaded(px_prog, "prometheus") && path_is(r->path, p_prom_root)) {
+			respond(c, 200, "application/json", NULL, &body, 0);
+	} else if (prom_on && path_is(r->path, p_prom_root)) {
 		if (r->method == MGMT_HTTP_POST) {
 			respond_text(c, 405, "use GET", "Allow: GET, HEAD\r\n");
 			goto out;
 		}
 		mgmt_metrics(&body, p_prom_prefix, now_ms());
-		respond(c, body.err ? 500 : 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
-			&body, head);
+		if (body.err)
+			respond_text(c, 500, "out of memory", NULL);
+		else
+			respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, &body,
+				head);
 	} else if (path_is(r->path, "health")) {
 		if (r->method == MGMT_HTTP_POST) {
 			respond_text(c, 405, "use GET", "Allow: GET, HEAD\r\n");
@@ -584,6 +592,8 @@ int mgmt_start(void)
 		goto fail;
 	}
 	snprintf(listen_addr, sizeof(listen_addr), "%s", addr);
+	mi_on = scr_unit_loaded(px_prog, "mi_http");
+	prom_on = scr_unit_loaded(px_prog, "prometheus");
 	mgmt_mi_set_info((int64_t)time(NULL), 0, addr);
 	/* the thread takes no signal: the main thread's sigwait must get SIGTERM/SIGINT */
 	sigfillset(&all);
@@ -596,11 +606,9 @@ int mgmt_start(void)
 	/* every worker loop turns at least once a second, so /health sees a fresh heartbeat
 	 * even when there is no traffic (written before the workers start) */
 	sy_worker_max_wait_ms = BEAT_MS;
-	LOG_NOTICE("httpd: listening on http://%s/ (%s%s%s%s/health)", addr,
-		   scr_unit_loaded(px_prog, "mi_http") ? "/" : "",
-		   scr_unit_loaded(px_prog, "mi_http") ? p_mi_root : "",
-		   scr_unit_loaded(px_prog, "mi_http") ? " " : "",
-		   scr_unit_loaded(px_prog, "prometheus") ? "/metrics " : "");
+	LOG_NOTICE("httpd: listening on http://%s/ (%s%s%s%s%s%s/health)", addr,
+		   mi_on ? "/" : "", mi_on ? p_mi_root : "", mi_on ? " " : "",
+		   prom_on ? "/" : "", prom_on ? p_prom_root : "", prom_on ? " " : "");
 	return 0;
 fail:
 	LOG_ERR("httpd: cannot listen on %s: %s", addr, strerror(rc));

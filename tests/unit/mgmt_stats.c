@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/loop.h"
 #include "core/stats.h"
 #include "mgmt/mgmt.h"
 
@@ -202,6 +203,39 @@ static void test_metrics_text(void **state)
 	mgmt_buf_free(&b);
 }
 
+/* /health: 200 while every worker's heartbeat is recent, 503 when one is stale or never came */
+static void test_health(void **state)
+{
+	struct sy_loop *l0 = sy_loop_new(0), *l1 = sy_loop_new(1);
+	struct mgmt_buf b;
+
+	(void)state;
+	assert_non_null(l0);
+	assert_non_null(l1);
+	assert_int_equal(sy_worker_count(), 2);
+	sy_stats_tab[0].beat_ms = 10000;
+	sy_stats_tab[1].beat_ms = 9000;
+	mgmt_buf_init(&b, 4096);
+	assert_int_equal(mgmt_health(&b, 10500, 3000), 200);
+	mgmt_buf_put(&b, "", 1);
+	assert_string_equal(b.s, "{\"workers\":[{\"id\":0,\"heartbeat_age_ms\":500,\"ok\":true},"
+			    "{\"id\":1,\"heartbeat_age_ms\":1500,\"ok\":true}],\"status\":\"ok\"}\n");
+	b.len = 0;
+	sy_stats_tab[1].beat_ms = 5000;	/* worker 1 stuck for 5.5 s */
+	assert_int_equal(mgmt_health(&b, 10500, 3000), 503);
+	mgmt_buf_put(&b, "", 1);
+	assert_non_null(strstr(b.s, "{\"id\":1,\"heartbeat_age_ms\":5500,\"ok\":false}"));
+	assert_non_null(strstr(b.s, "\"status\":\"unhealthy\""));
+	b.len = 0;
+	sy_stats_tab[1].beat_ms = 0;	/* never turned */
+	assert_int_equal(mgmt_health(&b, 10500, 3000), 503);
+	mgmt_buf_put(&b, "", 1);
+	assert_non_null(strstr(b.s, "\"heartbeat_age_ms\":null"));
+	mgmt_buf_free(&b);
+	sy_loop_free(l1);
+	sy_loop_free(l0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_mi_statistics),
 		cmocka_unit_test(test_mi_errors),
 		cmocka_unit_test(test_metrics_text),
+		cmocka_unit_test(test_health),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
