@@ -1,6 +1,6 @@
 """test_auth_digest.py: digest authentication through the real binary (auth + auth_db units):
 REGISTER challenged with 401 and accepted with the right password (binding stored), refused with
-a wrong one; INVITE challenged with 407, relayed once authorized, its credentials consumed
+a wrong one, and with another user's credentials ($au != $tU); INVITE challenged with 407, relayed once authorized, its credentials consumed
 (credentials for another realm kept); an expired nonce gets stale=true; SHA-256 (RFC 7616 /
 RFC 8760); OpenSIPS' return codes; the users table reloaded when the file changes; a missing
 database file does not stop the proxy. The client side of every digest is computed here with
@@ -39,6 +39,11 @@ route {
 	if (is_method("REGISTER")) {
 		if (!www_authorize("", "subscriber")) {
 			www_challenge("", "auth", "{ALGS}");
+			exit;
+		}
+		# OpenSIPS' residential check: one registers only one's own AOR
+		if ($au != $tU) {
+			sl_send_reply(403, "Forbidden auth ID $au realm $ar");
 			exit;
 		}
 		save("location");
@@ -201,6 +206,16 @@ def test_register_401_then_200_and_binding_stored():
         ua.peer.reply(inv, 486)
         assert bob.peer.expect(lambda m: not m.is_request and m.status >= 200).status == 486
         assert px.log_lines() == [], px.log_lines()
+
+
+def test_own_aor_only_au_checked():
+    """$au / $ar read the credentials: alice's valid credentials do not register bob."""
+    db = make_db()
+    with proxy(db) as px:
+        ua = Ua(px, "bob")
+        ch = challenge_params(ua.register().hdr("WWW-Authenticate"))
+        r = ua.register(credentials(ch, "alice", "alicepw", "REGISTER", register_ruri(px)))
+        assert r.status == 403 and r.reason == "Forbidden auth ID alice realm 127.0.0.1", r.text
 
 
 def test_wrong_password_gets_401_again_not_200():
