@@ -1,7 +1,7 @@
 """test_mgmt_http.py: the management listener on the wire (docs/mgmt.md). switchyard runs
 with httpd + mi_http + prometheus on a free TCP port next to its SIP listen; the tests drive
 SIP through it (a REGISTER, INVITEs answered 486 by a scripted UAS, OPTIONS answered 200, a
-malformed request) and then read POST /mi get_statistics and GET /metrics, asserting that each
+malformed request; forward() and drop statelessly; an INVITE nobody answers, 408) and then read POST /mi get_statistics and GET /metrics, asserting that each
 counter moved by exactly what was sent; ul_dump shows the binding; JSON-RPC errors (-32700,
 -32601, -32602), HTTP errors (404, 405, 413, 415, 400, 501), pipelining, /health; a client that
 holds a half request open or sends garbage does not delay SIP, and is cut at conn_timeout with
@@ -320,6 +320,67 @@ def test_slow_client_does_not_block_sip():
         assert time.monotonic() - t0 < 6
         slow.close()
         slow2.close()
+
+
+STATELESS = """listen = udp:127.0.0.1:{PORT}
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+loadmodule "httpd.so"
+loadmodule "mi_http.so"
+modparam("httpd", "port", {HTTP})
+route {
+    if (is_method("MESSAGE")) {
+        drop;
+    }
+    forward();
+}
+"""
+
+
+def test_stateless_counters():
+    """forward() and the stateless reply path: fwd_requests, fwd_replies, drop_requests"""
+    port = free_port("tcp")
+    with Proxy(STATELESS, name="mgmt-sl", workers=2, subst={"HTTP": port}) as px:
+        caller, uas = UdpPeer(), UdpPeer()
+        mi(port, "reset_statistics", ["all"])
+        for _ in range(4):
+            cid = rand_token()
+            caller.send(make_request("OPTIONS", "sip:bob@127.0.0.1:%d" % uas.port,
+                                     caller.hostport(), call_id=cid), addr=px.addr)
+            uas.reply(uas.expect(lambda m: m.is_request and m.call_id == cid), 200)
+            caller.expect(lambda m: not m.is_request and m.call_id == cid)
+        cid = rand_token()
+        caller.send(make_request("MESSAGE", "sip:bob@127.0.0.1:%d" % uas.port,
+                                 caller.hostport(), call_id=cid), addr=px.addr)
+        uas.expect_nothing(0.3)
+        got = stats(port, "core:")
+        assert got == {"core:rcv_requests": 5, "core:rcv_replies": 4, "core:fwd_requests": 4,
+                       "core:fwd_replies": 4, "core:drop_requests": 1, "core:drop_replies": 0,
+                       "core:bad_msg_hdr": 0}, got
+
+
+def test_local_408():
+    """a branch that never answers: tm's local 408 is counted as such"""
+    cfg = CFG.replace('loadmodule "httpd.so"', 'modparam("tm", "fr_timeout", 1)\n'
+                      'loadmodule "httpd.so"')
+    port = free_port("tcp")
+    with Proxy(cfg, name="mgmt-408", workers=1, subst={"HTTP": port}) as px:
+        caller, silent = UdpPeer(), UdpPeer()
+        mi(port, "reset_statistics", ["all"])
+        cid = rand_token()
+        # an INVITE: a non-INVITE never gets a 408 from a proxy (RFC 4320 §4.1)
+        inv = make_request("INVITE", "sip:bob@127.0.0.1:%d" % silent.port, caller.hostport(),
+                           call_id=cid)
+        caller.send(inv, addr=px.addr)
+        r = caller.expect(lambda m: not m.is_request and m.call_id == cid and m.status >= 200,
+                          timeout=5)
+        assert r.status == 408, r.text
+        caller.send(make_ack(inv, r), addr=px.addr)
+        got = stats(port, "tm:")
+        # the 100 Trying and the 408
+        assert got["tm:local_408_replies"] == 1 and got["tm:local_replies"] == 2, got
+        assert got["tm:4xx_transactions"] == 1 and got["tm:relayed_replies"] == 0, got
+        assert got["tm:UAC_transactions"] == 1 and got["tm:received_replies"] == 0, got
 
 
 def ctl():
