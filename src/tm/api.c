@@ -306,24 +306,38 @@ int tm_local_replied(const struct scr_ctx *ctx, sy_str mode)
 	return 0;
 }
 
-/* async-signal-safe: one write(2) of "stats: tm_active=N\n" */
-static void tm_sigusr1(int sig)
+/* async-signal-safe: append the decimal v at buf + n, return the new length */
+static size_t tm_put_uint(char *buf, size_t n, unsigned v)
 {
-	char buf[48], num[16];
-	const char *pre = "stats: tm_active=";
-	unsigned v = tm_count();
-	size_t n = 0, k = 0;
-	int saved = errno;
+	char num[16];
+	size_t k = 0;
 
-	(void)sig;
 	do {
 		num[k++] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v && k < sizeof(num));
-	while (*pre)
-		buf[n++] = *pre++;
 	while (k)
 		buf[n++] = num[--k];
+	return n;
+}
+
+/* async-signal-safe: one write(2) of "stats: tm_active=N tm_full=M\n" (every transaction
+ * alive, zombies included; and the full ones, which max_transactions limits) */
+static void tm_sigusr1(int sig)
+{
+	char buf[64];
+	const char *pre = "stats: tm_active=", *mid = " tm_full=";
+	unsigned all = tm_count(), full = tm_count_full();
+	size_t n = 0;
+	int saved = errno;
+
+	(void)sig;
+	while (*pre)
+		buf[n++] = *pre++;
+	n = tm_put_uint(buf, n, all);
+	while (*mid)
+		buf[n++] = *mid++;
+	n = tm_put_uint(buf, n, full);
 	buf[n++] = '\n';
 	if (write(STDERR_FILENO, buf, n) < 0)
 		errno = saved;

@@ -195,6 +195,9 @@ struct tm_trans *tm_by_slot(unsigned slot, uint32_t gen);
 int tm_branch_id(const struct tm_trans *t, unsigned idx, char *buf, size_t cap, size_t *len);
 int tm_branch_parse(sy_str branch, int *worker, unsigned *slot, uint32_t *gen, unsigned *idx);
 void tm_count_add(int d);
+/* zombies among tm_count(), and the full transactions (what max_transactions limits) */
+void tm_zombie_count_add(int d);
+unsigned tm_count_full(void);
 void tm_table_global_init(void);
 void tm_branch_discard(struct tm_branch *b);
 int tm_handoff(int owner, const struct sy_rcvinfo *rcv, const char *buf, size_t len);

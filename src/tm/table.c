@@ -21,6 +21,7 @@ static _Thread_local struct tm_table *tl_table;
 static pthread_key_t tm_key;
 static pthread_once_t tm_key_once = PTHREAD_ONCE_INIT;
 static atomic_uint tm_active;
+static atomic_uint tm_zombies;	/* of tm_active, how many are zombies (zombie.c) */
 static uint32_t tm_salt;
 
 int (*tm_send_fn)(const struct sy_dest *dst, const char *buf, size_t len) = px_send;
@@ -150,6 +151,23 @@ void tm_count_add(int d)
 unsigned tm_count(void)
 {
 	return atomic_load(&tm_active);
+}
+
+void tm_zombie_count_add(int d)
+{
+	if (d > 0)
+		atomic_fetch_add(&tm_zombies, (unsigned)d);
+	else
+		atomic_fetch_sub(&tm_zombies, (unsigned)-d);
+}
+
+unsigned tm_count_full(void)
+{
+	unsigned all = atomic_load(&tm_active), z = atomic_load(&tm_zombies);
+
+	/* two loads, not one snapshot: clamp the race where a zombie is counted before its
+	 * transaction is */
+	return all > z ? all - z : 0;
 }
 
 /* ---- transaction memory */

@@ -125,6 +125,7 @@ static void tm_z_end_cb(struct sy_timer *tmr, void *arg)
 	tb->zfree[z->cls] = z;
 	tb->nzombies--;
 	tm_count_add(-1);
+	tm_zombie_count_add(-1);
 }
 
 int tm_compact(struct tm_trans *t)
@@ -231,6 +232,7 @@ int tm_compact(struct tm_trans *t)
 	/* the full transaction goes back to the pools; it is still alive as the zombie */
 	tm_trans_free(t);
 	tm_count_add(1);
+	tm_zombie_count_add(1);
 	z->hash = hash;
 	z->slot = slot;
 	z->gen = gen;
@@ -405,6 +407,7 @@ void tm_zombie_fini(struct tm_table *tb)
 				sy_timer_stop(lp, &z->end);
 			free(z);
 			tm_count_add(-1);
+			tm_zombie_count_add(-1);
 		}
 		tb->zbucket[i] = NULL;
 		tb->zslot[i] = NULL;

@@ -6,8 +6,10 @@ measured capacity) and REL_OVERLOAD_SECONDS=60.
 
 Asserted: the proxy stays up and stops cleanly under ASan; a probe INVITE sent in the middle of
 the load is refused with 503 and a Retry-After (docs/transactions.md, RFC 3261 §21.5.4); the
-caller saw 503s (the excess) and successful calls (the admitted ones); the proxy's RSS sampled
-during the load stays bounded (below RSS_GROWTH_MB above the idle value); within 10 s after
+caller saw 503s (the excess) and successful calls: at least a quarter of the calls that fit
+under the limit complete (zombies do not hold slots, and BYEs of admitted calls may use a
+reserve; counting zombies let 40 of 400 complete); the proxy's RSS sampled during the load
+stays bounded (below RSS_GROWTH_MB above the idle value); within 10 s after
 the load stops a fresh call is relayed and answered again, and no transaction is left."""
 import os
 import time
@@ -103,7 +105,7 @@ def test_overload_503_and_recovery():
             active = []
             while time.monotonic() - t0 < DURATION:
                 peak = max(peak, rss_mb(px.proc.pid))
-                active.append(px.stats().get("tm_active", -1))
+                active.append(px.stats().get("tm_full", -1))
                 assert px.alive(), "switchyard died under load:\n" + px.stderr_text()[-4000:]
                 if got503 is None and time.monotonic() - t0 > 2:
                     r = probe_call(ua, probe, px, 2)
@@ -118,13 +120,24 @@ def test_overload_503_and_recovery():
             assert ra.split(";")[0].strip().isdigit(), "503 without a Retry-After:\n" + got503.dump()
             assert "503" in res.err + res.out or (res.count("FailedCall") or 0) > 0, \
                 "the caller saw no refused call:\n" + res.dump()
-            # one WARNING per refusal; the transactions alive stayed at the limit and some were
-            # admitted (their BYEs may meet the limit too, so SIPp's success count says little)
+            # refusals are logged (once a second per worker, with their count); new requests stop
+            # at the limit, requests inside a dialog (the BYEs of admitted calls) may use up to
+            # twice it (docs/transactions.md), so the full transactions (zombies, which only
+            # absorb retransmissions, are not limited) stay at or below 2 * limit
             refused = px.stderr_text().count("limit reached: 503")
             assert refused > 0, "no transaction refused at %d calls/s" % RATE
-            assert 0 < max(active) <= MAX_TM, \
+            assert 0 < max(active) <= 2 * MAX_TM, \
                 "tm_active sampled under load: %s (max_transactions %d)" % (active, MAX_TM)
             admitted = max(active)
+            # goodput: the calls admitted must complete. An INVITE holds a full slot about RING
+            # ms (then it is a zombie, which does not count), so about MAX_TM * 1000 / RING
+            # calls per second fit under the limit; with the BYEs of admitted calls refused as
+            # well (no reserve) only a handful of calls complete.
+            ok_calls = res.count("SuccessfulCall") or 0
+            fit = MAX_TM * DURATION * 1000 // RING
+            assert ok_calls >= fit // 4, \
+                "only %d calls completed under overload; about %d fit under max_transactions %d" \
+                % (ok_calls, fit, MAX_TM)
             assert peak - idle < RSS_GROWTH_MB, "RSS grew from %d MB to %d MB under load" % (idle, peak)
             # normal service within 10 s after the load stopped
             ok = None
