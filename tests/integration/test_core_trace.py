@@ -3,6 +3,7 @@ runs offline through the real receive path and the script; stdout shows each rou
 of the script and every message that would have been sent ("--> udp:IP:PORT (N bytes)" then
 exactly those bytes), then what tm is left holding. Nothing is sent and no socket is opened:
 the shipped configs' port 5060/5080 appear only as text here."""
+import hashlib
 import os
 import re
 import shutil
@@ -205,6 +206,18 @@ def test_register_through_default_cfg_saves():
             cfg = f.read()
         assert '"sqlite://build/location.db"' in cfg, "db_url of etc/switchyard.cfg moved"
         cfg = cfg.replace('"sqlite://build/location.db"', '"sqlite://%s"' % db)
+        # the default config authenticates REGISTER (docs/auth.md): a users table, and a fixed
+        # secret so that the nonce of the first trace's 401 is still good in the second
+        users = os.path.join(d, "users.db")
+        cfg = cfg.replace('"sqlite://build/users.db"', '"sqlite://%s"' % users)
+        cfg += '\nmodparam("auth", "secret", "trace-test-secret-0123456789")\n'
+        u = sqlite3.connect(users)
+        u.execute("CREATE TABLE subscriber (username TEXT, domain TEXT, password TEXT,"
+                  " ha1 TEXT, ha1_sha256 TEXT)")
+        u.execute("INSERT INTO subscriber VALUES ('alice', '127.0.0.1', '', ?, '')",
+                  (hashlib.md5(b"alice:127.0.0.1:pw").hexdigest(),))
+        u.commit()
+        u.close()
         path = os.path.join(d, "switchyard.cfg")
         with open(path, "w") as f:
             f.write(cfg)
@@ -217,8 +230,18 @@ def test_register_through_default_cfg_saves():
                "CSeq: 1 REGISTER\n"
                "Contact: <sip:alice@127.0.0.1:5062>\n"
                "Expires: 600\n"
+               "%s"
                "Content-Length: 0\n\n")
-        rc, out, err, sent = trace(reg, cfg=path, cwd=d)
+        rc, out, err, sent = trace(reg % "", cfg=path, cwd=d)
+        assert rc == 0 and len(sent) == 1 and sent[0][3].status == 401, text(out) + err
+        nonce = re.search(r'nonce="([^"]+)"', sent[0][3].hdr("WWW-Authenticate")).group(1)
+        md5 = lambda x: hashlib.md5(x.encode()).hexdigest()
+        resp = md5("%s:%s:00000001:c1:auth:%s" % (md5("alice:127.0.0.1:pw"), nonce,
+                                                  md5("REGISTER:sip:127.0.0.1")))
+        rc, out, err, sent = trace(reg % (
+            'Authorization: Digest username="alice", realm="127.0.0.1", nonce="%s", '
+            'uri="sip:127.0.0.1", response="%s", qop=auth, nc=00000001, cnonce="c1"\n'
+            % (nonce, resp)), cfg=path, cwd=d)
         o = text(out)
         assert rc == 0, o + err
         assert re.search(r"^route \(.*switchyard\.cfg:\d+\)$", o, re.M), o
@@ -234,10 +257,11 @@ def test_register_through_default_cfg_saves():
         rows = sqlite3.connect(db).execute("SELECT * FROM location").fetchall()
         assert any("sip:alice@127.0.0.1:5062" in [str(x) for x in row] for row in rows), rows
         # and loaded back by the next trace: a call to alice goes to her contact
+        # (from another domain: a call to our user that the default config does not challenge)
         inv = ("INVITE sip:alice@127.0.0.1 SIP/2.0\n"
                "Via: SIP/2.0/UDP 127.0.0.1:5064;branch=z9hG4bK-tr4;rport\n"
                "Max-Forwards: 70\n"
-               "From: <sip:bob@127.0.0.1>;tag=b4\n"
+               "From: <sip:bob@example.net>;tag=b4\n"
                "To: <sip:alice@127.0.0.1>\n"
                "Call-ID: trace-4@test\n"
                "CSeq: 1 INVITE\n"
