@@ -1,0 +1,173 @@
+"""test_ds_probe.py: the dispatcher's prober through the real binary: OPTIONS pings every
+ds_ping_interval; a destination that stays silent for ds_probing_threshold pings is taken out
+(calls go to the next one), and comes back when it answers again; a TCP destination is not
+pinged; options_reply_codes counts as an answer."""
+import os
+import tempfile
+import threading
+import time
+
+from harness import Proxy, UdpPeer, make_ack, make_request
+
+TIMEOUT = 120
+
+CFG = """listen = udp:127.0.0.1:{PORT}
+loadmodule "sl.so"
+loadmodule "signaling.so"
+loadmodule "tm.so"
+loadmodule "maxfwd.so"
+loadmodule "dispatcher.so"
+modparam("tm", "fr_timeout", 1)
+modparam("tm", "T1_timer", 100)
+modparam("tm", "wt_timer", 1)
+modparam("dispatcher", "list_file", "{LIST}")
+modparam("dispatcher", "ds_ping_interval", 1)
+modparam("dispatcher", "ds_probing_threshold", 2)
+modparam("dispatcher", "ds_probing_mode", MODE)
+modparam("dispatcher", "ds_ping_from", "sip:prober@lb.example")
+modparam("dispatcher", "options_reply_codes", "404")
+route {
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (!ds_select_dst(1, 8)) {
+		send_reply(503, "No Destination");
+		exit;
+	}
+	t_relay();
+}
+"""
+
+
+class Gateway:
+    """a UDP peer that answers pings with self.code (None: silent) and keeps the INVITEs"""
+
+    def __init__(self):
+        self.peer = UdpPeer()
+        self.code = None
+        self.pings = []
+        self.invites = []
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop:
+            m = self.peer.recv(timeout=0.1)
+            if m is None or not m.is_request:
+                continue
+            if m.method == "OPTIONS":
+                self.pings.append((time.monotonic(), m))
+                if self.code:
+                    self.peer.reply(m, self.code)
+            elif m.method == "INVITE":
+                if all(i.call_id != m.call_id for i in self.invites):
+                    self.invites.append(m)
+                    self.peer.reply(m, 486)
+
+    def stop(self):
+        self._stop = True
+        self._t.join()
+
+
+def write_list(lines):
+    d = tempfile.mkdtemp(prefix="sy-ds-")
+    p = os.path.join(d, "dispatcher.list")
+    with open(p, "w") as f:
+        f.write("".join(l + "\n" for l in lines))
+    return p
+
+
+def wait_log(px, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in px.stderr_text():
+            return True
+        time.sleep(0.1)
+    raise AssertionError("no log line %r in:\n%s" % (text, px.stderr_text()))
+
+
+def call(px, ua):
+    req = make_request("INVITE", "sip:bob@example.com", ua.hostport())
+    ua.send(req)
+    r = ua.expect(lambda m: m.status >= 200, timeout=4)
+    if r.status != 503:
+        ua.send(make_ack(req, r))
+    return req, r
+
+
+def test_silent_destination_out_then_back():
+    a, b = Gateway(), Gateway()
+    b.code = 200
+    lst = write_list(["1 sip:127.0.0.1:%d 0 20" % a.peer.port,
+                      "1 sip:127.0.0.1:%d 0 10" % b.peer.port])
+    try:
+        with Proxy(CFG.replace("MODE", "1"), subst={"LIST": lst}) as px:
+            ua = UdpPeer(target=px.addr)
+            # before any ping failed, a (priority 20) takes the call
+            call(px, ua)
+            assert len(a.invites) == 1 and not b.invites
+            # a never answers: out after 2 unanswered pings (about 3 intervals)
+            wait_log(px, "sip:127.0.0.1:%d (set 1) failed 2 pings in a row" % a.peer.port, 8)
+            call(px, ua)
+            assert len(a.invites) == 1 and len(b.invites) == 1, (a.invites, b.invites)
+            # the pings a got are well formed and come from the prober's own socket
+            t0, p = a.pings[0]
+            assert p.ruri == "sip:127.0.0.1:%d" % a.peer.port
+            assert p.hdr("From").startswith("<sip:prober@lb.example>;tag=")
+            assert p.hdrs("Via")[0].startswith("SIP/2.0/UDP 127.0.0.1:")
+            assert "rport" in p.hdrs("Via")[0]
+            assert p.hdr("Max-Forwards") == "70"
+            assert p.cseq[1] == "OPTIONS"
+            gaps = [a.pings[i + 1][0] - a.pings[i][0] for i in range(len(a.pings) - 1)]
+            assert gaps and all(0.7 < g < 1.6 for g in gaps), gaps
+            # b answered every ping: never taken out
+            assert "127.0.0.1:%d (set 1) failed" % b.peer.port not in px.stderr_text()
+            # a answers again (404 is in options_reply_codes): back in at the next ping
+            a.code = 404
+            wait_log(px, "sip:127.0.0.1:%d (set 1) answers pings again" % a.peer.port, 4)
+            call(px, ua)
+            assert len(a.invites) == 2, a.invites
+            px.wait_stat("tm_active", 0)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_mode0_pings_only_probing_ones_and_not_tcp():
+    a, b, c = Gateway(), Gateway(), Gateway()
+    # a starts probing (list flag 2): not used, pinged; b active: not pinged in mode 0;
+    # c is TCP: never pinged
+    lst = write_list(["1 sip:127.0.0.1:%d 2 20" % a.peer.port,
+                      "1 sip:127.0.0.1:%d 0 10" % b.peer.port,
+                      "1 sip:127.0.0.1:%d;transport=tcp 0 0" % c.peer.port])
+    cfg = CFG.replace("MODE", "0").replace("listen = udp:127.0.0.1:{PORT}",
+                                           "listen = udp:127.0.0.1:{PORT}\n"
+                                           "listen = tcp:127.0.0.1:{TCPPORT}")
+    try:
+        with Proxy(cfg, subst={"LIST": lst}) as px:
+            ua = UdpPeer(target=px.addr)
+            call(px, ua)
+            assert len(b.invites) == 1 and not a.invites
+            time.sleep(2.5)
+            assert len(a.pings) >= 2, a.pings
+            assert not b.pings and not c.pings
+            a.code = 200
+            wait_log(px, "sip:127.0.0.1:%d (set 1) answers pings again" % a.peer.port, 4)
+            call(px, ua)
+            assert len(a.invites) == 1
+            # active now, so mode 0 stops pinging it
+            n = len(a.pings)
+            time.sleep(2.2)
+            assert len(a.pings) <= n + 1, (n, len(a.pings))
+            assert "is not UDP: it is never pinged" in px.stderr_text()
+            px.wait_stat("tm_active", 0)
+    finally:
+        for g in (a, b, c):
+            g.stop()
+
+
+if __name__ == "__main__":
+    from harness import run_module
+    run_module(globals())
