@@ -48,6 +48,9 @@ int px_send(const struct sy_dest *dst, const char *buf, size_t len);
 /* a local stateless reply to ctx->msg (RFC 3261 §8.2.6, received/rport added to the Via), sent
  * per §18.2.2: 0 or errno */
 int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdrs);
+/* The To tag of every local reply to req, stateless or from tm: 16 hex digits, no NUL. */
+#define PX_REPLY_TAG_LEN 16
+void px_reply_tag(const struct sip_msg *req, char tag[PX_REPLY_TAG_LEN]);
 
 /* stateless forward of ctx->msg with ctx->edits: our Via on top (branch derived from the
  * request per §16.11 so retransmissions map the same), Max-Forwards decremented, sent to dst

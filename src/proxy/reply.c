@@ -137,6 +137,17 @@ static void reply_dest(const struct scr_ctx *ctx, struct sy_dest *d)
 	}
 }
 
+void px_reply_tag(const struct sip_msg *req, char tag[PX_REPLY_TAG_LEN])
+{
+	/* Call-ID, From tag and top Via branch: a retransmission gets the same tag, and so does a
+	 * CANCEL of the request (it copies all three, §9.1), as §9.2 asks of the 200 to a CANCEL
+	 * and the 487 to its INVITE */
+	sy_str parts[3] = { req->callid, req->from.tag, req->via1.branch };
+	struct px_buf tb = { tag, 0, PX_REPLY_TAG_LEN };
+
+	px_put_hex64(&tb, px_hash(parts, 3));
+}
+
 int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdrs)
 {
 	const struct sip_msg *req = ctx->msg;
@@ -144,22 +155,13 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdr
 	struct sy_dest d;
 	char vp[96], totag[20], *out;
 	size_t vplen = 0, outlen, cap;
-	sy_str tagparts[3];
 	int rc;
 
 	if (!req || !req->is_request || req->mid == SIP_M_ACK)
 		return EINVAL;	/* §17.1.1.3: an ACK is never answered */
 	if (!reason.len)
 		reason = sy_cstr(sip_reason_phrase(code));
-	/* the same request (retransmission) gets the same To tag */
-	tagparts[0] = req->callid;
-	tagparts[1] = req->from.tag;
-	tagparts[2] = req->via1.branch;
-	{
-		struct px_buf tb = { totag, 0, sizeof(totag) };
-
-		px_put_hex64(&tb, px_hash(tagparts, 3));	/* 16 digits */
-	}
+	px_reply_tag(req, totag);
 
 	if (req->via1.rport == 0 || (req->via1.rport < 0 && ctx->force_rport)) {
 		/* ";rport" needs a value spliced in place (RFC 3581 §4): apply the Via edit to a
@@ -213,7 +215,7 @@ int px_reply(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str extra_hdr
 		rc = ENOMEM;
 		goto out;
 	}
-	rc = sip_reply_build(req, code, reason, sy_str_make(totag, 16), sy_str_make(vp, vplen),
+	rc = sip_reply_build(req, code, reason, sy_str_make(totag, PX_REPLY_TAG_LEN), sy_str_make(vp, vplen),
 			     extra_hdrs, SY_NULL_STR, out, cap, &outlen);
 	if (rc)
 		goto out;

@@ -186,18 +186,11 @@ int tm_trans_create(struct scr_ctx *ctx, struct tm_trans **out)
 		t->rcv = *ctx->rcv;
 	if (tm_upstream(t, ctx))
 		LOG_WARN("tm: cannot mark the Via for local replies of %.*s", SY_FMT(m->callid));
-	{
-		/* "sy<hash>.<slot><gen>" in hex, by hand: once per transaction */
-		struct px_buf tg = { t->to_tag, 0, sizeof(t->to_tag) - 1 };
-
-		px_puts(&tg, "sy");
-		px_put_hex(&tg, tm_hash(m->callid), 0);
-		px_puts(&tg, ".");
-		px_put_hex(&tg, t->slot, 0);
-		px_put_hex(&tg, t->gen, 0);
-		t->to_tag_len = px_buf_ok(&tg) ? tg.len : 0;
-		t->to_tag[t->to_tag_len] = '\0';
-	}
+	/* the tag px_reply would give: the 200 to a CANCEL, answered without the transaction
+	 * (zombie or stateless), then carries the same To tag as our 487 (§9.2) */
+	px_reply_tag(m, t->to_tag);
+	t->to_tag_len = PX_REPLY_TAG_LEN;
+	t->to_tag[t->to_tag_len] = '\0';
 	t->fr_ms = tm_cfg.fr_ms;
 	t->fr_inv_ms = tm_cfg.fr_inv_ms;
 	if (tb->pend_ctx == ctx && tb->pend_msg == ctx->msg) {

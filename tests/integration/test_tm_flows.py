@@ -392,8 +392,10 @@ def test_cancel_before_provisional_held_then_local_487():
         req = c.invite()
         inv = c.peer.expect("INVITE")
         c.uac.send(make_cancel(req))
-        c.uac.expect(lambda m: m.status == 200 and m.cseq[1] == "CANCEL")
+        ok = c.uac.expect(lambda m: m.status == 200 and m.cseq[1] == "CANCEL")
         r = c.uac.expect(487)                       # local: the branch never answered
+        # §9.2: the 200 to the CANCEL and the reply to the INVITE carry the same To tag
+        assert ok.to_tag and ok.to_tag == r.to_tag, (ok.to_tag, r.to_tag)
         c.peer.expect_nothing(0.2, "CANCEL")        # held until a provisional
         c.peer.reply(inv, 180)
         can = c.peer.expect("CANCEL")
