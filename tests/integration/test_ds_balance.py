@@ -333,6 +333,49 @@ def test_example_config_checks():
         assert "dispatcher: 5 destinations loaded" in px.stderr_text()
 
 
+def test_select_domain_next_domain_and_attrs():
+    a, b = peers(2)
+    lst = write_list(["1 sip:127.0.0.1:%d 0 20 weight=1;name=alpha" % a.port,
+                      "1 sip:127.0.0.1:%d 0 10 name=beta" % b.port])
+    text = HEAD + 'modparam("dispatcher", "list_file", "%s")\n' % lst + """
+modparam("dispatcher", "attrs_avp", "$avp(gw)")
+route {
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (!ds_select_domain(1, 8, "f", "default")) {
+		send_reply(503, "No Destination");
+		exit;
+	}
+	append_hf("X-GW: $avp(gw)\\r\\n");
+	t_on_failure("fo");
+	t_relay();
+}
+failure_route[fo] {
+	if (t_check_status("486") && ds_next_domain()) {
+		append_hf("X-GW2: $avp(gw)\\r\\n");
+		t_relay();
+	}
+}
+"""
+    with Proxy(text) as px:
+        ua = UdpPeer(target=px.addr)
+        req = make_request("INVITE", "sip:bob@example.com:5999;user=phone", ua.hostport())
+        ua.send(req)
+        ra = a.expect("INVITE")
+        # the R-URI's host:port is the destination's, user and parameters kept; no $du
+        assert ra.ruri == "sip:bob@127.0.0.1:%d;user=phone" % a.port, ra.ruri
+        assert ra.hdr("X-GW") == "weight=1;name=alpha", ra.hdr("X-GW")
+        a.reply(ra, 486)
+        rb = b.expect("INVITE", timeout=3)
+        assert rb.ruri == "sip:bob@127.0.0.1:%d;user=phone" % b.port, rb.ruri
+        assert rb.hdr("X-GW2") == "name=beta", rb.hdr("X-GW2")
+        b.reply(rb, 486)
+        final(ua, req, 486)
+        px.wait_stat("tm_active", 0)
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
