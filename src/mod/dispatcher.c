@@ -517,6 +517,8 @@ static int ds_unit_init(void)
 	}
 	if (!rc && (rc = ds_table_commit()) != 0)
 		LOG_ERR("dispatcher: out of memory building the sets");
+	if (!rc)
+		rc = ds_table_check(stderr);
 	if (!rc && !ds_dest_count()) {
 		LOG_ERR("dispatcher: no destination loaded");
 		rc = EINVAL;

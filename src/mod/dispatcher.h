@@ -106,6 +106,11 @@ struct ds_new {
 int ds_table_add(const struct ds_new *nd, const char **why);
 /* build the sets from everything added (sorted, round-robin and weight tables); 0 or ENOMEM */
 int ds_table_commit(void);
+/* once the listens exist (the unit's init): every destination has a listen of its transport
+ * and its socket column names one of ours. "dispatcher: ..." lines on err; 0 or EINVAL. A
+ * socket other than the one relaying picks (the first listen of the transport and family)
+ * is logged as not used. */
+int ds_table_check(FILE *err);
 /* drop the table (tests, exit) */
 void ds_table_free(void);
 

@@ -5,9 +5,11 @@
  * and by the prober thread) and per set (the round-robin and weight cursors: atomic
  * fetch-add). A selection reads each state once and never waits. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "mod/dispatcher.h"
 #include "proxy/proxy.h"
 #include "tp/tp.h"
@@ -302,6 +304,71 @@ int ds_table_commit(void)
 			return ENOMEM;
 	}
 	return 0;
+}
+
+/* "[proto:]host[:port]" -> host (IPv6 with []), port (0 when absent) */
+static void split_socket(sy_str s, sy_str *host, unsigned *port)
+{
+	const char *c;
+	size_t i;
+
+	for (i = 0; i < s.len && s.s[i] != ':' && s.s[i] != '['; i++)
+		;
+	if (i < s.len && s.s[i] == ':' && i >= 2 && i <= 3) {
+		s.s += i + 1;	/* udp: tcp: tls: ws: wss: */
+		s.len -= i + 1;
+	}
+	*port = 0;
+	c = s.len && s.s[0] == '[' ? memchr(s.s, ']', s.len) : NULL;
+	c = memchr(c ? c : s.s, ':', s.len - (size_t)((c ? c : s.s) - s.s));
+	*host = c ? sy_str_make(s.s, (size_t)(c - s.s)) : s;
+	if (c) {
+		for (c++; c < s.s + s.len && *c >= '0' && *c <= '9' && *port < 65536; c++)
+			*port = *port * 10 + (unsigned)(*c - '0');
+	}
+}
+
+int ds_table_check(FILE *err)
+{
+	unsigned i, bad = 0;
+
+	for (i = 0; i < ndests; i++) {
+		const struct ds_dest *d = &dests[i];
+		struct sy_dest sd;
+		const struct tp_listen *l;
+
+		memset(&sd, 0, sizeof(sd));
+		sd.proto = d->proto;
+		sd.addr = d->addr;
+		sd.listen_idx = -1;
+		l = tp_listen_pick(&sd);
+		if (!l || l->proto != d->proto) {
+			if (err)
+				fprintf(err, "dispatcher: %.*s (set %u): no listen of its transport\n",
+					SY_FMT(d->uri), d->setid);
+			bad++;
+			continue;
+		}
+		if (d->socket.len) {
+			sy_str host;
+			unsigned port;
+
+			split_socket(d->socket, &host, &port);
+			if (!tp_listen_match(host, port)) {
+				if (err)
+					fprintf(err, "dispatcher: %.*s (set %u): socket %.*s is not one of "
+						"our listens\n", SY_FMT(d->uri), d->setid,
+						SY_FMT(d->socket));
+				bad++;
+			} else if (!sy_str_caseeq(host, sy_cstr(l->host)) ||
+				   (port && port != l->port)) {
+				LOG_WARN("dispatcher: %.*s (set %u): socket %.*s is not used, requests "
+					 "to it leave from %s:%u (the first listen of its transport)",
+					 SY_FMT(d->uri), d->setid, SY_FMT(d->socket), l->host, l->port);
+			}
+		}
+	}
+	return bad ? EINVAL : 0;
 }
 
 int ds_flags_parse(sy_str s, unsigned *out)

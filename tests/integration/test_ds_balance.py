@@ -376,6 +376,43 @@ failure_route[fo] {
         px.wait_stat("tm_active", 0)
 
 
+def bad_db_start(rows):
+    """start on a dispatcher table of rows (id, setid, destination, socket, state): the
+    start-up must fail; returns stderr"""
+    d = tempfile.mkdtemp(prefix="sy-ds-")
+    db = os.path.join(d, "ds.db")
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE dispatcher (id INTEGER PRIMARY KEY, setid INTEGER, destination"
+                " TEXT, socket TEXT, state INTEGER, weight TEXT, priority INTEGER, attrs TEXT,"
+                " description TEXT)")
+    for r in rows:
+        con.execute("INSERT INTO dispatcher VALUES (?, ?, ?, ?, ?, '1', 0, '', '')", r)
+    con.commit()
+    con.close()
+    text = (HEAD + 'modparam("dispatcher", "db_url", "sqlite://%s")\n' % db +
+            ROUTE.replace("ALG", "4"))
+    px = Proxy(text, ready=False)
+    try:
+        rc = px.proc.wait(timeout=20)
+    finally:
+        if px.alive():
+            px.kill()
+    err = px.stderr_text()
+    assert rc == 1, (rc, err)
+    return err
+
+
+def test_bad_table_rows_stop_the_start():
+    ok = (1, 1, "sip:127.0.0.1:7001", None, 0)
+    err = bad_db_start([ok, (3, 1, "sip:127.0.0.1:7003", None, 7)])
+    assert "table dispatcher row id 3: state must be 0 (active), 1 (inactive) or 2" in err, err
+    err = bad_db_start([ok, (2, 1, "sip:127.0.0.1:7002", "udp:127.0.0.9:5999", 0)])
+    assert "sip:127.0.0.1:7002 (set 1): socket udp:127.0.0.9:5999 is not one of our" in err, err
+    err = bad_db_start([ok, (4, 1, "sip:127.0.0.1:7004;transport=tcp", None, 0)])
+    assert "sip:127.0.0.1:7004;transport=tcp (set 1): no listen of its transport" in err, err
+    err = bad_db_start([ok, (5, 1, "sip:gw.invalid", None, 0)])
+    assert "row id 5: cannot resolve the destination's host name" in err, err
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "mod/dispatcher.h"
+#include "tp/tp.h"
 
 static void add(unsigned set, const char *uri, unsigned weight, int prio)
 {
@@ -507,6 +508,21 @@ static void test_probe_round_on_the_wire(void **state)
 	reset_states();
 }
 
+static void test_check_listens(void **state)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)state;
+	tp_listen_reset();
+	assert_int_equal(tp_listen_add(SY_PROTO_UDP, SY_STR("127.0.0.1"), 5999, NULL), 0);
+	/* the ;transport=tcp destination of set 3 has no listen to leave from */
+	assert_int_equal(ds_table_check(devnull), EINVAL);
+	assert_int_equal(tp_listen_add(SY_PROTO_TCP, SY_STR("127.0.0.1"), 5999, NULL), 0);
+	assert_int_equal(ds_table_check(devnull), 0);
+	tp_listen_reset();
+	fclose(devnull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_states),
 		cmocka_unit_test(test_in_list),
 		cmocka_unit_test(test_table_add_errors),
+		cmocka_unit_test(test_check_listens),
 		cmocka_unit_test(test_probe_replies),
 		cmocka_unit_test(test_probe_round_on_the_wire),
 	};
