@@ -139,9 +139,19 @@ static int regex_compile(struct comp *c, sy_str pat, unsigned line, unsigned col
 	regex_t *re = scr_pool_regex(&c->p->pool);
 	int rc;
 
+	size_t off;
+	const char *why;
+
 	if (!z || !re) {
 		c->oom = 1;
 		return ENOMEM;
+	}
+	/* glibc's regcomp would take time and memory exponential in some patterns: refuse them
+	 * with the column where they go wrong (regex.c) */
+	if (scr_regex_check(pat, SCR_REGEX_MAX_ATOMS, &off, &why)) {
+		scr_diag(c->d, line, col, "bad regular expression '%.*s' at offset %zu: %s",
+			 SY_FMT(pat), off, why);
+		return EINVAL;
 	}
 	/* OpenSIPS compiles script regexes extended and case-insensitive */
 	rc = regcomp(re, z, REG_EXTENDED | REG_NOSUB | REG_ICASE);

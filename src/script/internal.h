@@ -207,4 +207,10 @@ const struct scr_unit *scr_find_unit(sy_str name);
 sy_str scr_arena_dup(struct scr_ctx *ctx, const char *s, size_t len);
 sy_str scr_int_str(struct scr_ctx *ctx, long v);
 
+/* regex.c: 0 if regcomp may safely compile pat as an ERE (its estimated atom count, counted
+ * repetition expanded, stays within max_atoms and no repetition operators are stacked); else
+ * EINVAL with *off the offset in pat where it went wrong and *why a static reason */
+#define SCR_REGEX_MAX_ATOMS 20000
+int scr_regex_check(sy_str pat, unsigned long max_atoms, size_t *off, const char **why);
+
 #endif
