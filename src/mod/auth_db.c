@@ -338,12 +338,16 @@ static void db_sigs(struct file_sig sig[2])
 		memset(&sig[1], 0, sizeof(sig[1]));
 }
 
+/* the files as they were just before the first load: a change between that load and the
+ * watcher's first look is still seen */
+static struct file_sig start_sigs[2];
+
 static void *watch_main(void *arg)
 {
 	struct file_sig last[2], now[2];
 
 	(void)arg;
-	db_sigs(last);
+	memcpy(last, start_sigs, sizeof(last));
 	pthread_mutex_lock(&watch_mu);
 	while (!watch_stop) {
 		struct timespec ts;
@@ -412,6 +416,8 @@ int auth_db_start(const sy_str *tables, unsigned ntables)
 		table_names[ntable_names][tables[i].len] = '\0';
 		ntable_names++;
 	}
+	if (auth_db_cfg.db_url)
+		db_sigs(start_sigs);
 	rc = auth_db_reload();
 	if (rc == ENOENT)
 		LOG_WARN("auth_db: %s: no such file: every user is unknown until it appears",
