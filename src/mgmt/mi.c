@@ -1,8 +1,9 @@
 /* mi.c: the JSON-RPC 2.0 side of POST /mi (https://www.jsonrpc.org/specification) with
  * OpenSIPS 3.x MI command names and result shapes: uptime, version, which, get_statistics,
- * reset_statistics, ul_dump, ps. One request object per body; errors are JSON-RPC error
- * objects (-32700 parse error, -32600 invalid request, -32601 method not found, -32602
- * invalid params, -32603 internal error). Runs on the management thread only. */
+ * reset_statistics, ul_dump, ul_show_contact, ul_rm, ps. One request object per body; errors
+ * are JSON-RPC error objects (-32700 parse error, -32600 invalid request, -32601 method not
+ * found, -32602 invalid params, -32603 internal error; 404 "AOR not found" as OpenSIPS).
+ * Runs on the management thread only. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,8 @@ struct dump_ctx {
 	size_t aor_len, aor_cap;
 	int64_t now;
 	int err;
+	int first;		/* no contact written yet in the open entry */
+	int one_aor;		/* ul_show_contact: aor is the caller's key, one entry only */
 };
 
 static void kv_str(struct mgmt_buf *b, const char *k, sy_str v, int comma)
@@ -251,7 +254,8 @@ static int dump_one(const struct store_binding *b, void *arg)
 	struct dump_ctx *d = arg;
 	struct mgmt_buf *o = d->out;
 
-	if (!d->aor || d->aor_len != b->aor.len || memcmp(d->aor, b->aor.s, b->aor.len) != 0) {
+	if (!d->one_aor &&
+	    (!d->aor || d->aor_len != b->aor.len || memcmp(d->aor, b->aor.s, b->aor.len) != 0)) {
 		int first = d->aor == NULL;
 
 		if (b->aor.len > d->aor_cap) {
@@ -270,9 +274,10 @@ static int dump_one(const struct store_binding *b, void *arg)
 		mgmt_buf_puts(o, "{");
 		kv_str(o, "AOR", b->aor, 0);
 		mgmt_buf_puts(o, ",\"Contacts\":[");
-	} else {
+	} else if (!d->first) {
 		mgmt_buf_puts(o, ",");
 	}
+	d->first = 0;
 	mgmt_buf_puts(o, "{");
 	kv_str(o, "Contact", b->contact, 0);
 	mgmt_buf_printf(o, ",\"Expires\":%lld", (long long)(b->expires - d->now));
@@ -317,11 +322,95 @@ static int mi_ul_dump(const struct mgmt_json_tok *t, int params, struct mgmt_buf
 	return 0;
 }
 
+/* ul_show_contact / ul_rm params, OpenSIPS 3.x: {"table_name": "location", "aor": ...} or
+ * ["location", aor]; an AOR written without a scheme ("alice@example.com") gets "sip:" as the
+ * table keys canonical AORs (RFC 3261 §10.3 step 5) */
+static int aor_param(const struct mgmt_json_tok *t, int params, char *aor, size_t cap,
+		     size_t *len, const char **msg)
+{
+	int tb = -1, a = -1;
+	char table[32];
+	size_t n;
+
+	if (params >= 0 && t[params].type == MGMT_JSON_OBJECT) {
+		tb = mgmt_json_get(t, (unsigned)params, "table_name");
+		a = mgmt_json_get(t, (unsigned)params, "aor");
+	} else if (params >= 0 && t[params].n == 2) {
+		tb = params + 1;
+		a = (int)t[tb].end;
+	}
+	if (tb < 0 || a < 0 || mgmt_json_str(&t[tb], table, sizeof(table), &n) ||
+	    mgmt_json_str(&t[a], aor + 4, cap - 4, len)) {
+		*msg = "expected params table_name and aor (strings)";
+		return E_PARAMS;
+	}
+	if (n != 8 || memcmp(table, "location", 8) != 0) {
+		*msg = "unknown table (only \"location\")";
+		return E_PARAMS;
+	}
+	if ((*len >= 4 && memcmp(aor + 4, "sip:", 4) == 0) ||
+	    (*len >= 5 && memcmp(aor + 4, "sips:", 5) == 0)) {
+		memmove(aor, aor + 4, *len);
+	} else {
+		memcpy(aor, "sip:", 4);
+		*len += 4;
+	}
+	return 0;
+}
+
+static int mi_ul_show_contact(const struct mgmt_json_tok *t, int params, struct mgmt_buf *out,
+			      const char **msg)
+{
+	struct dump_ctx d;
+	char aor[512];
+	size_t n;
+	int rc = aor_param(t, params, aor, sizeof(aor), &n, msg);
+
+	if (rc)
+		return rc;
+	memset(&d, 0, sizeof(d));
+	d.out = out;
+	d.now = ul_now();
+	d.one_aor = 1;	/* the entry is open already: contacts only */
+	mgmt_buf_puts(out, "{\"Contacts\":[");
+	d.first = 1;
+	rc = ul_show_contact(sy_str_make(aor, n), dump_one, &d);
+	if (rc == ENOENT || (!rc && d.first)) {
+		*msg = "AOR not found";
+		return 404;	/* OpenSIPS' MI error code for it */
+	}
+	if (rc) {
+		*msg = "out of memory";
+		return E_INTERNAL;
+	}
+	mgmt_buf_puts(out, "]}");
+	return 0;
+}
+
+static int mi_ul_rm(const struct mgmt_json_tok *t, int params, struct mgmt_buf *out,
+		    const char **msg)
+{
+	char aor[512];
+	size_t n;
+	int rc = aor_param(t, params, aor, sizeof(aor), &n, msg);
+
+	if (rc)
+		return rc;
+	if (ul_remove_aor(sy_str_make(aor, n)) != 0) {
+		*msg = "AOR not found";
+		return 404;
+	}
+	mgmt_buf_puts(out, "\"OK\"");
+	return 0;
+}
+
 static const struct mi_cmd cmds[] = {
 	{ "get_statistics", mi_get_statistics },
 	{ "ps", mi_ps },
 	{ "reset_statistics", mi_reset_statistics },
 	{ "ul_dump", mi_ul_dump },
+	{ "ul_rm", mi_ul_rm },
+	{ "ul_show_contact", mi_ul_show_contact },
 	{ "uptime", mi_uptime },
 	{ "version", mi_version },
 	{ "which", mi_which },

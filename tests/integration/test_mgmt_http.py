@@ -192,7 +192,7 @@ def test_counters_move_exactly():
         assert got["core:rcv_replies"] == 0 and got["core:rcv_requests"] == 9, got
 
 
-def test_ul_dump_ps_uptime_which():
+def test_ul_dump_show_rm_ps_uptime_which():
     px, port = start("mgmt-ul")
     with px:
         ua = UdpPeer()
@@ -204,6 +204,15 @@ def test_ul_dump_ps_uptime_which():
         assert len(c) == 1 and c[0]["Contact"] == "sip:carol@%s" % ua.hostport(), c
         assert 590 <= c[0]["Expires"] <= 600, c
         assert c[0]["User-agent"] == 'mgmt "test"', c
+        # one AOR: named or positional, with or without the scheme
+        r = mi(port, "ul_show_contact", {"table_name": "location", "aor": "carol@127.0.0.1"})
+        assert [x["Contact"] for x in r["result"]["Contacts"]] == [c[0]["Contact"]], r
+        r = mi(port, "ul_show_contact", ["location", "sip:carol@127.0.0.1"])
+        assert len(r["result"]["Contacts"]) == 1, r
+        r = mi(port, "ul_show_contact", ["location", "nobody@127.0.0.1"])
+        assert r["error"] == {"code": 404, "message": "AOR not found"}, r
+        r = mi(port, "ul_show_contact", ["nolocation", "carol@127.0.0.1"])
+        assert r["error"]["code"] == -32602, r
         ps = mi(port, "ps")["result"]["Processes"]
         assert [p["Type"] for p in ps] == ["main", "SIP worker 0", "SIP worker 1",
                                            "HTTPD 127.0.0.1:%d" % port], ps
@@ -212,6 +221,12 @@ def test_ul_dump_ps_uptime_which():
         assert re.match(r"^\d+ \[sec\]$", up["Up time"]), up
         assert "get_statistics" in mi(port, "which")["result"]
         assert mi(port, "version")["result"]["Server"].startswith("switchyard")
+        # ul_rm: gone from the table (and from lookups)
+        assert mi(port, "ul_rm", {"table_name": "location", "aor": "carol@127.0.0.1"})[
+            "result"] == "OK"
+        assert mi(port, "ul_dump")["result"]["Domains"][0]["AORs"] == []
+        assert mi(port, "ul_rm", ["location", "carol@127.0.0.1"])["error"]["code"] == 404
+        assert stats(port, "usrloc:location-contacts") == {"usrloc:location-contacts": 0}
 
 
 def test_errors():
