@@ -5,7 +5,7 @@ malformed request; forward() and drop statelessly; an INVITE nobody answers, 408
 counter moved by exactly what was sent; ul_dump shows the binding; JSON-RPC errors (-32700,
 -32601, -32602), HTTP errors (404, 405, 413, 415, 400, 501), pipelining, /health; a client that
 holds a half request open or sends garbage does not delay SIP, and is cut at conn_timeout with
-a 408; switchyard-ctl end to end; bad httpd modparams are load errors."""
+a 408; the 33rd connection gets 503; switchyard-ctl end to end; bad httpd modparams are load errors."""
 import json
 import os
 import re
@@ -335,6 +335,29 @@ def test_slow_client_does_not_block_sip():
         assert time.monotonic() - t0 < 6
         slow.close()
         slow2.close()
+
+
+def test_connection_limit():
+    """32 idle connections fill the listener; the next one gets 503 and SIP is untouched; a
+    slot freed is usable again"""
+    px, port = start("mgmt-limit", workers=1)
+    with px:
+        held = [socket.create_connection((LOCAL, port), timeout=5) for _ in range(32)]
+        time.sleep(0.3)
+        extra = socket.create_connection((LOCAL, port), timeout=5)
+        raw = extra.recv(4096)
+        assert raw.startswith(b"HTTP/1.1 503 "), raw
+        extra.close()
+        ua = UdpPeer()
+        cid = rand_token()
+        ua.send(make_request("OPTIONS", "sip:127.0.0.1:%d" % px.port, ua.hostport(), call_id=cid,
+                             max_forwards=0), addr=px.addr)
+        assert ua.expect(lambda m: m.call_id == cid, timeout=1).status == 483
+        held.pop().close()
+        time.sleep(0.3)
+        assert http(port, "GET", "/health")[0] == 200
+        for h in held:
+            h.close()
 
 
 STATELESS = """listen = udp:127.0.0.1:{PORT}
