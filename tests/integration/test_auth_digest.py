@@ -415,6 +415,38 @@ def test_stored_ha1_without_plain_password():
             assert ok.status == 200, (chs[i]["algorithm"], ok.text)
 
 
+def test_docs_add_user_line_works():
+    """the sqlite3 line docs/auth.md gives operators creates a user the default settings
+    (calculate_ha1 = 0, HA1 columns) accept, with MD5 and with SHA-256"""
+    import shutil
+    import subprocess
+    from harness import REPO
+    if not shutil.which("sqlite3"):
+        print("sqlite3 (the command line tool) not installed: nothing to run")
+        return
+    with open(os.path.join(REPO, "docs", "auth.md")) as f:
+        line = [l for l in f.read().split("\n") if l.startswith("U=alice D=127.0.0.1 P=")]
+    assert len(line) == 1, "docs/auth.md: the add-user line moved"
+    d = tempfile.mkdtemp(prefix="sy-auth-")
+    db = os.path.join(d, "users.db")
+    cmd = line[0].replace("build/users.db", db)
+    for user, pw in (("alice", "secret"), ("bob", "it's \"quoted\"")):
+        c = cmd.replace("U=alice", "U=%s" % user).replace("P='secret'",
+                                                          "P='%s'" % pw.replace("'", "'\\''"))
+        subprocess.run(["bash", "-c", c], check=True)
+    cfg = CFG.replace('modparam("auth_db", "calculate_ha1", 1)\n'
+                      'modparam("auth_db", "password_column", "password")\n', "")
+    with Proxy(cfg, subst={"DB": db, "EXPIRE": 30, "ALGS": "SHA-256,MD5"}) as px:
+        for user, pw in (("alice", "secret"), ("bob", "it's \"quoted\"")):
+            for i in (0, 1):
+                ua = Ua(px, user)
+                r = ua.register()
+                chs = [challenge_params(v) for n, v in r.headers
+                       if n.lower() == "www-authenticate"]
+                ok = ua.register(credentials(chs[i], user, pw, "REGISTER", register_ruri(px)))
+                assert ok.status == 200, (user, chs[i]["algorithm"], ok.text)
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
