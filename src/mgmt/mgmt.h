@@ -52,9 +52,10 @@ int mgmt_stat_reset(const struct mgmt_stat *st);
 /* Select statistics by an MI name: "all", "group:" (every one of the group), "group:name",
  * or a bare "name" (every group's). Sets sel[i] for table row i; 0, or ENOENT (none). */
 int mgmt_stat_select(sy_str name, unsigned char *sel);
-/* the Prometheus text format 0.0.4 of every statistic, names <prefix>_<group>_<name>
- * (counters with _total), plus the workers' heartbeat ages at now_ms */
-void mgmt_metrics(struct mgmt_buf *b, const char *prefix, uint64_t now_ms);
+/* the Prometheus text format 0.0.4 of the statistics sel marks (NULL: all), names
+ * <prefix>_<group>_<name> (counters with _total), plus the workers' heartbeat ages at now_ms */
+void mgmt_metrics(struct mgmt_buf *b, const char *prefix, const unsigned char *sel,
+		  uint64_t now_ms);
 /* GET /health: 200 when every worker's loop turned within max_age_ms of now_ms, else 503;
  * a JSON body with each worker's heartbeat age */
 unsigned mgmt_health(struct mgmt_buf *b, uint64_t now_ms, uint64_t max_age_ms);

@@ -43,6 +43,8 @@ static long p_post_buf_size = 1024;
 static char p_mi_root[64] = "mi";
 static char p_prom_root[64] = "metrics";
 static char p_prom_prefix[64] = "switchyard";
+static unsigned char p_prom_sel[MGMT_STAT_MAX];	/* modparam statistics; all when none set */
+static int p_prom_sel_set;
 
 struct conn {
 	int fd;
@@ -169,6 +171,30 @@ static int set_prom_prefix(const struct scr_arg *v, const char **err)
 	return set_str(p_prom_prefix, sizeof(p_prom_prefix), v, err);
 }
 
+/* modparam("prometheus", "statistics", "core: tm:inuse_transactions"): names as the MI takes
+ * them, separated by spaces; several lines add up. OpenSIPS exports nothing without it; we
+ * export everything (docs/mgmt.md). */
+static int set_prom_stats(const struct scr_arg *v, const char **err)
+{
+	size_t i = 0;
+
+	while (i < v->s.len) {
+		size_t b;
+
+		while (i < v->s.len && (v->s.s[i] == ' ' || v->s.s[i] == '\t'))
+			i++;
+		b = i;
+		while (i < v->s.len && v->s.s[i] != ' ' && v->s.s[i] != '\t')
+			i++;
+		if (i > b && mgmt_stat_select(sy_str_make(v->s.s + b, i - b), p_prom_sel)) {
+			*err = "unknown statistic (see docs/mgmt.md for the names)";
+			return EINVAL;
+		}
+	}
+	p_prom_sel_set = 1;
+	return 0;
+}
+
 /* ---- connections */
 
 static uint64_t now_ms(void)
@@ -257,7 +283,7 @@ static void handle(struct conn *c, const struct mgmt_http_req *r)
 			respond_text(c, 405, "use GET", "Allow: GET, HEAD\r\n");
 			goto out;
 		}
-		mgmt_metrics(&body, p_prom_prefix, now_ms());
+		mgmt_metrics(&body, p_prom_prefix, p_prom_sel_set ? p_prom_sel : NULL, now_ms());
 		if (body.err)
 			respond_text(c, 500, "out of memory", NULL);
 		else
@@ -655,6 +681,7 @@ static const struct scr_modparam mi_http_params[] = {
 static const struct scr_modparam prom_params[] = {
 	{ "root", SCR_PARAM_STR, set_prom_root },
 	{ "prefix", SCR_PARAM_STR, set_prom_prefix },
+	{ "statistics", SCR_PARAM_STR, set_prom_stats },
 	{ NULL, SCR_PARAM_INT, NULL },
 };
 

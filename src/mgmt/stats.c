@@ -177,7 +177,8 @@ static void put_full(struct mgmt_buf *b, const char *prefix, const struct mgmt_s
 		mgmt_buf_puts(b, "_total");
 }
 
-void mgmt_metrics(struct mgmt_buf *b, const char *prefix, uint64_t now_ms)
+void mgmt_metrics(struct mgmt_buf *b, const char *prefix, const unsigned char *sel,
+		  uint64_t now_ms)
 {
 	unsigned i;
 	int w, n = sy_worker_count();
@@ -185,6 +186,8 @@ void mgmt_metrics(struct mgmt_buf *b, const char *prefix, uint64_t now_ms)
 	for (i = 0; i < NSTATS; i++) {
 		const struct mgmt_stat *st = &table[i];
 
+		if (sel && !sel[i])
+			continue;
 		mgmt_buf_puts(b, "# HELP ");
 		put_full(b, prefix, st);
 		mgmt_buf_printf(b, " %s\n# TYPE ", st->help);

@@ -397,6 +397,20 @@ def test_stateless_counters():
                        "core:bad_msg_hdr": 0}, got
 
 
+def test_prometheus_statistics_param():
+    """modparam prometheus statistics: only the named ones are exported, without a prefix"""
+    cfg = CFG.replace('modparam("httpd", "conn_timeout", 2)',
+                      'modparam("prometheus", "statistics", "core:rcv_requests")\n'
+                      'modparam("prometheus", "statistics", "usrloc:")\n'
+                      'modparam("prometheus", "prefix", "")')
+    port = free_port("tcp")
+    with Proxy(cfg, name="mgmt-prom", workers=1, subst={"HTTP": port}):
+        text, m = metrics(port)
+        names = sorted(k for k in m if not k.startswith("worker_heartbeat"))
+        assert names == ["core_rcv_requests_total", "usrloc_location_contacts",
+                         "usrloc_location_users", "usrloc_registered_users"], text
+
+
 def test_local_408():
     """a branch that never answers: tm's local 408 is counted as such"""
     cfg = CFG.replace('loadmodule "httpd.so"', 'modparam("tm", "fr_timeout", 1)\n'
@@ -466,6 +480,10 @@ def test_config_errors():
         cfg = CFG.replace('modparam("httpd", "conn_timeout", 2)', line)
         rc, out, path = check_config(cfg, subst={"HTTP": port})
         assert rc == 1 and re.search(r":\d+:\d+: .*" + re.escape(what), out), (line, out)
+    rc, out, path = check_config(CFG.replace('modparam("httpd", "conn_timeout", 2)',
+                                             'modparam("prometheus", "statistics", "core: tm:x")'),
+                                 subst={"HTTP": port})
+    assert rc == 1 and re.search(r":\d+:\d+: .*unknown statistic", out), out
     # mi_http without httpd: refused at start
     cfg = ('listen = udp:127.0.0.1:%d\nloadmodule "mi_http.so"\nroute { drop; }\n'
            % free_port("udp"))

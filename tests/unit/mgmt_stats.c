@@ -188,7 +188,7 @@ static void test_metrics_text(void **state)
 	sy_stat_reset(SY_ST_BAD_MSG);
 	sy_stat_add(SY_ST_BAD_MSG, 4);
 	mgmt_buf_init(&b, 1 << 20);
-	mgmt_metrics(&b, "sy", 1000);
+	mgmt_metrics(&b, "sy", NULL, 1000);
 	mgmt_buf_put(&b, "", 1);
 	assert_int_equal(b.err, 0);
 	p = b.s;
@@ -201,6 +201,19 @@ static void test_metrics_text(void **state)
 	assert_non_null(strstr(p, "# TYPE sy_tm_2xx_transactions_total counter\n"));
 	assert_null(strstr(p, "location-"));
 	mgmt_buf_free(&b);
+	/* a selection (modparam prometheus statistics): only those, no prefix */
+	{
+		unsigned char sel[MGMT_STAT_MAX];
+
+		memset(sel, 0, sizeof(sel));
+		assert_int_equal(mgmt_stat_select(SY_STR("core:bad_msg_hdr"), sel), 0);
+		mgmt_buf_init(&b, 1 << 20);
+		mgmt_metrics(&b, "", sel, 1000);
+		mgmt_buf_put(&b, "", 1);
+		assert_non_null(strstr(b.s, "\ncore_bad_msg_hdr_total 4\n"));
+		assert_null(strstr(b.s, "rcv_requests"));
+		mgmt_buf_free(&b);
+	}
 }
 
 /* /health: 200 while every worker's heartbeat is recent, 503 when one is stale or never came */
