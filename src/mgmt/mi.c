@@ -1,9 +1,9 @@
 /* mi.c: the JSON-RPC 2.0 side of POST /mi (https://www.jsonrpc.org/specification) with
  * OpenSIPS 3.x MI command names and result shapes: uptime, version, which, get_statistics,
- * reset_statistics, ul_dump, ul_show_contact, ul_rm, ps. One request object per body; errors
- * are JSON-RPC error objects (-32700 parse error, -32600 invalid request, -32601 method not
- * found, -32602 invalid params, -32603 internal error; 404 "AOR not found" as OpenSIPS).
- * Runs on the management thread only. */
+ * reset_statistics, list_statistics, reset_all_statistics, ul_dump, ul_show_contact, ul_rm,
+ * ps. One request object per body; errors are JSON-RPC error objects (-32700 parse error,
+ * -32600 invalid request, -32601 method not found, -32602 invalid params, -32603 internal
+ * error; 404 "AOR not found" as OpenSIPS). Runs on the management thread only. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +232,51 @@ static int mi_reset_statistics(const struct mgmt_json_tok *t, int params, struct
 	return 0;
 }
 
+/* list_statistics: every name with its kind, as OpenSIPS 3.x: counters are "incremental",
+ * gauges "non-incremental"; params as get_statistics, none = all */
+static int mi_list_statistics(const struct mgmt_json_tok *t, int params, struct mgmt_buf *out,
+			      const char **msg)
+{
+	unsigned char sel[MGMT_STAT_MAX];
+	unsigned i;
+	int first = 1, rc = 0;
+
+	memset(sel, 0, sizeof(sel));
+	if (params < 0 || t[params].n == 0)
+		memset(sel, 1, sizeof(sel));
+	else
+		rc = stat_names(t, params, sel, 0, msg);
+	if (rc)
+		return rc;
+	mgmt_buf_puts(out, "{");
+	for (i = 0; i < mgmt_stat_count(); i++) {
+		const struct mgmt_stat *st = mgmt_stat_at(i);
+
+		if (!sel[i])
+			continue;
+		mgmt_buf_printf(out, "%s\"%s:%s\":\"%s\"", first ? "" : ",", st->group, st->name,
+				st->gauge ? "non-incremental" : "incremental");
+		first = 0;
+	}
+	mgmt_buf_puts(out, "}");
+	return 0;
+}
+
+/* reset_all_statistics: every counter (gauges are current values) */
+static int mi_reset_all_statistics(const struct mgmt_json_tok *t, int params,
+				   struct mgmt_buf *out, const char **msg)
+{
+	unsigned i;
+	int rc = no_params(t, params, msg);
+
+	if (rc)
+		return rc;
+	for (i = 0; i < mgmt_stat_count(); i++)
+		mgmt_stat_reset(mgmt_stat_at(i));
+	mgmt_buf_puts(out, "\"OK\"");
+	return 0;
+}
+
 /* ul_dump: the walk hands bindings record by record, so a new AOR starts a new entry */
 struct dump_ctx {
 	struct mgmt_buf *out;
@@ -406,7 +451,9 @@ static int mi_ul_rm(const struct mgmt_json_tok *t, int params, struct mgmt_buf *
 
 static const struct mi_cmd cmds[] = {
 	{ "get_statistics", mi_get_statistics },
+	{ "list_statistics", mi_list_statistics },
 	{ "ps", mi_ps },
+	{ "reset_all_statistics", mi_reset_all_statistics },
 	{ "reset_statistics", mi_reset_statistics },
 	{ "ul_dump", mi_ul_dump },
 	{ "ul_rm", mi_ul_rm },

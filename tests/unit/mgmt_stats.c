@@ -135,6 +135,14 @@ static void test_mi_statistics(void **state)
 	       "\"params\":{\"statistics\":[\"sl:\"]},\"id\":1}");
 	assert_non_null(strstr(r, "\"result\":\"OK\""));
 	assert_true(sy_stat_get(SY_ST_SL_1XX + 3) == 0);
+	r = mi("{\"jsonrpc\":\"2.0\",\"method\":\"list_statistics\",\"params\":[\"tm:inuse_transactions\","
+	       "\"core:rcv_replies\"],\"id\":1}");
+	assert_string_equal(r, "{\"jsonrpc\":\"2.0\",\"result\":{\"core:rcv_replies\":\"incremental\","
+			       "\"tm:inuse_transactions\":\"non-incremental\"},\"id\":1}");
+	sy_stat_inc(SY_ST_TM_UAC);
+	r = mi("{\"jsonrpc\":\"2.0\",\"method\":\"reset_all_statistics\",\"id\":1}");
+	assert_non_null(strstr(r, "\"result\":\"OK\""));
+	assert_true(sy_stat_get(SY_ST_TM_UAC) == 0);
 }
 
 static void test_mi_errors(void **state)
