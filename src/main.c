@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "core/worker.h"
+#include "mgmt/mgmt.h"
 #include "proxy/proxy.h"
 #include "tm/tm.h"
 #include "tp/tp.h"
@@ -194,6 +195,7 @@ int main(int argc, char **argv)
 	}
 	sy_log_level = (int)scr_global_int(px_prog, "log_level", sy_log_level);
 	if (trace) {
+		mgmt_offline = 1;	/* an offline run opens no management port */
 		rc = run_trace(trace, src);
 		scr_free(px_prog);
 		px_prog = NULL;

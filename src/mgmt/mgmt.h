@@ -67,6 +67,8 @@ int mgmt_mi_handle(const char *body, size_t len, struct mgmt_buf *out);
 void mgmt_mi_set_info(int64_t start_time, int httpd_tid, const char *httpd_addr);
 
 /* ---- server.c */
+/* set before the units' init (switchyard --trace): httpd's init then starts nothing */
+extern int mgmt_offline;
 /* start the listener thread on ip:port (the httpd unit's init does this); 0 or errno */
 int mgmt_start(void);
 /* stop it and close every connection (at exit; tests) */

@@ -61,6 +61,7 @@ static struct conn conns[MAX_CONNS];
 static int lfd = -1, efd = -1, evfd = -1;
 static pthread_t thr;
 static int running, exit_hooked;
+int mgmt_offline;
 static char listen_addr[80];
 /* which handlers the script loaded, read from px_prog at start: main frees px_prog before the
  * exit hooks stop this thread, so the thread never reads it */
@@ -649,7 +650,11 @@ static void at_exit(void)
 
 static int httpd_init(void)
 {
-	int rc = mgmt_start();
+	int rc;
+
+	if (mgmt_offline)
+		return 0;
+	rc = mgmt_start();
 
 	/* stopped at exit after main joined the workers; registered after usrloc's own exit
 	 * hook (units init in scr_units[] order), so it runs first: no MI reads a table being

@@ -435,6 +435,30 @@ def test_local_408():
         assert got["tm:UAC_transactions"] == 1 and got["tm:received_replies"] == 0, got
 
 
+def test_trace_opens_no_port():
+    """switchyard --trace is an offline run: with httpd loaded and its port taken by the running
+    proxy, the trace still runs"""
+    import tempfile
+    port = free_port("tcp")
+    s = socket.socket()
+    s.bind((LOCAL, port))
+    s.listen(1)
+    d = tempfile.mkdtemp(prefix="sy-mgmt-trace-")
+    cfg = os.path.join(d, "t.cfg")
+    with open(cfg, "w") as f:
+        f.write(CFG.replace("{PORT}", str(free_port("udp"))).replace("{HTTP}", str(port)))
+    msg = os.path.join(d, "m.sip")
+    with open(msg, "w") as f:
+        f.write(make_request("OPTIONS", "sip:127.0.0.1", "127.0.0.1:5062", max_forwards=0))
+    try:
+        p = subprocess.run([sy_bin(), "--trace", msg, "-f", cfg], capture_output=True, text=True,
+                           timeout=60)
+    finally:
+        s.close()
+    assert p.returncode == 0, p.stderr
+    assert "483" in p.stdout and "httpd" not in p.stderr, (p.stdout, p.stderr)
+
+
 def ctl():
     return os.path.join(os.path.dirname(sy_bin()), "switchyard-ctl")
 
