@@ -2,9 +2,9 @@
  * One thread with its own epoll: the listen socket, an eventfd to stop it, and up to
  * MAX_CONNS connections. It never touches a worker's loop; what it reads is the per-worker
  * counters and heartbeats (core/stats.h), tm's atomic count and the location table under its
- * read locks (docs/internals.md). A connection gets conn_timeout seconds per request, from its
- * first byte to the end of its response, however slowly it trickles: a slow or garbage
- * client costs one slot here and nothing to SIP. HTTP/1.1 keep-alive and pipelining: the
+ * read locks (docs/internals.md). A connection gets conn_timeout seconds from its opening, or
+ * from its previous answer, to complete its next request, however slowly it trickles: a slow
+ * or garbage client costs one slot here and nothing to SIP. HTTP/1.1 keep-alive and pipelining: the
  * requests in the buffer are answered in order, the next parsed once the previous response
  * has left. */
 #include <arpa/inet.h>
@@ -386,6 +386,8 @@ static int pump(struct conn *c)
 {
 	for (;;) {
 		conn_process(c);
+		if (c->out.err)
+			return -1;	/* an answer that could not be queued: give up the connection */
 		if (c->out.len == 0)
 			return 0;
 		if (conn_flush(c) < 0)
