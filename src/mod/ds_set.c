@@ -41,7 +41,7 @@ struct ds_dest *ds_dest_get(unsigned idx)
 	return idx < ndests ? &dests[idx] : NULL;
 }
 
-const struct ds_set *ds_set_find(unsigned id)
+static struct ds_set *set_by_id(unsigned id)
 {
 	unsigned i;
 
@@ -49,6 +49,11 @@ const struct ds_set *ds_set_find(unsigned id)
 		if (sets[i].id == id)
 			return &sets[i];
 	return NULL;
+}
+
+const struct ds_set *ds_set_find(unsigned id)
+{
+	return set_by_id(id);
 }
 
 static char *dup_str(sy_str s)
@@ -189,7 +194,7 @@ out:
 
 static struct ds_set *set_get(unsigned id)
 {
-	struct ds_set *s = (struct ds_set *)ds_set_find(id), *nv;
+	struct ds_set *s = set_by_id(id), *nv;
 
 	if (s)
 		return s;
@@ -435,7 +440,7 @@ static uint32_t rnd(void)
 int ds_select(unsigned setid, int alg, unsigned flags, unsigned max, const struct ds_keys *k,
 	      struct ds_failover *f)
 {
-	const struct ds_set *s = ds_set_find(setid);
+	struct ds_set *s = set_by_id(setid);
 	unsigned n, pos, i, first = 0, dflt = 0, found = 0;
 	int have_dflt;
 
@@ -473,7 +478,7 @@ int ds_select(unsigned setid, int alg, unsigned flags, unsigned max, const struc
 		 * so the active ones share the load in their proportions */
 		const unsigned *tab = alg == DS_ALG_RR ? s->rr : s->wt;
 		unsigned tn = alg == DS_ALG_RR ? s->nrr : s->nwt, t, idx = 0;
-		atomic_ulong *cur = (atomic_ulong *)(alg == DS_ALG_RR ? &s->rr_next : &s->wt_next);
+		atomic_ulong *cur = alg == DS_ALG_RR ? &s->rr_next : &s->wt_next;
 
 		for (t = 0; t < tn; t++) {
 			idx = tab[atomic_fetch_add_explicit(cur, 1, memory_order_relaxed) % tn];
