@@ -415,6 +415,31 @@ def test_stored_ha1_without_plain_password():
             assert ok.status == 200, (chs[i]["algorithm"], ok.text)
 
 
+def test_challenge_through_the_transaction():
+    """after t_newtran() the 401 is the transaction's reply: a retransmitted REGISTER gets the
+    very same 401 (same nonce) back from tm, without running the script again (RFC 3261
+    §17.2.1 / §17.2.2)"""
+    db = make_db()
+    cfg = CFG.replace('\tif (is_method("REGISTER")) {\n\t\tif (!www_authorize(',
+                      '\tif (is_method("REGISTER")) {\n\t\tt_newtran();\n\t\tif (!www_authorize(')
+    assert "t_newtran" in cfg
+    with Proxy(cfg, subst={"DB": db, "EXPIRE": 30, "ALGS": "MD5"}) as px:
+        ua = UdpPeer()
+        req = make_request("REGISTER", register_ruri(px), ua.hostport(),
+                           to="<sip:alice@127.0.0.1>", from_="<sip:alice@127.0.0.1>",
+                           contact="<sip:alice@%s>" % ua.hostport())
+        ua.send(req, addr=px.addr)
+        first = ua.expect(401)
+        ua.send(req, addr=px.addr)
+        again = ua.expect(401)
+        assert again.hdr("WWW-Authenticate") == first.hdr("WWW-Authenticate"), again.text
+        assert again.to_tag == first.to_tag
+        ch = challenge_params(first.hdr("WWW-Authenticate"))
+        ua2 = Ua(px, "alice")
+        ok = ua2.register(credentials(ch, "alice", "alicepw", "REGISTER", register_ruri(px)))
+        assert ok.status == 200, ok.text
+
+
 def test_docs_add_user_line_works():
     """the sqlite3 line docs/auth.md gives operators creates a user the default settings
     (calculate_ha1 = 0, HA1 columns) accept, with MD5 and with SHA-256"""
