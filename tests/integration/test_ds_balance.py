@@ -7,7 +7,8 @@ import sqlite3
 import tempfile
 import time
 
-from harness import Proxy, UdpPeer, make_ack, make_request, rand_token, REPO, sy_bin
+from harness import (Proxy, UdpPeer, make_ack, make_request, rand_token, REPO, sipp_uac,
+                     sipp_uas, sy_bin)
 
 TIMEOUT = 120
 
@@ -414,6 +415,44 @@ def test_bad_table_rows_stop_the_start():
     assert "sip:127.0.0.1:7004;transport=tcp (set 1): no listen of its transport" in err, err
     err = bad_db_start([ok, (5, 1, "sip:gw.invalid", None, 0)])
     assert "row id 5: cannot resolve the destination's host name" in err, err
+
+def test_sipp_calls_spread_over_three_uas_with_two_workers():
+    """30 SIPp calls (INVITE, 180, 200, ACK, BYE through the Record-Route) at 10 calls/s over
+    3 SIPp UAS, 2 workers: round robin gives each exactly 10"""
+    uas = [sipp_uas("uas_180_200", calls=10) for _ in range(3)]
+    try:
+        lst = write_list(["1 sip:127.0.0.1:%d" % u.port for u in uas])
+        text = (HEAD + 'loadmodule "rr.so"\nmodparam("dispatcher", "list_file", "%s")\n' % lst +
+                """
+route {
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		if (loose_route())
+			t_relay();
+		exit;
+	}
+	record_route();
+	if (!ds_select_dst(1, 4)) {
+		send_reply(503, "No Destination");
+		exit;
+	}
+	t_relay();
+}
+""")
+        with Proxy(text, workers=2) as px:
+            res = sipp_uac("uac_invite_bye", px.addr, calls=30, rate=10, timeout=60)
+            assert res.rc == 0 and res.count("SuccessfulCall") == 30, res.dump()
+            for u in uas:
+                r = u.wait(15)
+                assert r.rc == 0 and r.count("SuccessfulCall") == 10, r.dump()
+            assert not px.log_lines(), px.log_lines()
+    finally:
+        for u in uas:
+            u.kill()
+
 
 if __name__ == "__main__":
     from harness import run_module
