@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "mod/dispatcher.h"
 #include "proxy/proxy.h"
+#include "sip/auth.h"
 
 static char *list_file, *db_url, *table_name, *attrs_avp;
 static int fo_slot = -1, attrs_slot = -1;
@@ -258,6 +259,22 @@ static int use_dest(struct scr_ctx *ctx, unsigned idx, int domain)
 	return 0;
 }
 
+/* the digest username of the request's credentials, as written (alg 5): Proxy-Authorization
+ * first, then Authorization (OpenSIPS looks at both); empty when none parses */
+static sy_str auth_user(const struct sip_msg *m)
+{
+	static const enum sip_hdr_id ids[] = { SIP_H_PROXY_AUTHORIZATION, SIP_H_AUTHORIZATION };
+	struct sip_auth_cred c;
+	unsigned k;
+	int h;
+
+	for (k = 0; k < 2; k++)
+		for (h = sip_hdr_next(m, ids[k], 0); h >= 0; h = sip_hdr_next(m, ids[k], h + 1))
+			if (sip_auth_parse(m->hdr[h].body, &c) == 0 && c.digest && c.username.len)
+				return c.username;
+	return SY_NULL_STR;
+}
+
 static int do_select(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 {
 	struct ds_failover f;
@@ -290,10 +307,12 @@ static int do_select(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 	k.from = sip_nameaddr_uri(&ctx->msg->from, &ft);
 	k.to = sip_nameaddr_uri(&ctx->msg->to, &tt);
 	k.ruri = sip_uri_parse(scr_ctx_ruri(ctx), &ru) ? NULL : &ru;
+	if (a[1].i == DS_ALG_AUTHUSER)
+		k.authuser = auth_user(ctx->msg);
 	rc = ds_select((unsigned)a[0].i, (int)a[1].i, flags | (domain ? DS_F_DOMAIN : 0), max, &k,
 		       &f);
 	if (rc == EINVAL) {
-		LOG_ERR("ds_select: algorithm %ld is not one of 0 1 2 3 4 6 8 9", a[1].i);
+		LOG_ERR("ds_select: algorithm %ld is not one of 0 1 2 3 4 5 6 8 9", a[1].i);
 		return -1;
 	}
 	if (rc == ENOENT) {

@@ -129,13 +129,14 @@ int ds_flags_parse(sy_str s, unsigned *out);
 /* algorithms (ds_select_dst's second argument) */
 enum ds_alg {
 	DS_ALG_CALLID = 0, DS_ALG_FROM = 1, DS_ALG_TO = 2, DS_ALG_RURI = 3, DS_ALG_RR = 4,
-	DS_ALG_RANDOM = 6, DS_ALG_FIRST = 8, DS_ALG_WEIGHT = 9,
+	DS_ALG_AUTHUSER = 5, DS_ALG_RANDOM = 6, DS_ALG_FIRST = 8, DS_ALG_WEIGHT = 9,
 };
 
-/* What a selection hashes (algorithms 0-3); the message's values in production, any strings
- * in tests. */
+/* What a selection hashes (algorithms 0-3 and 5); the message's values in production, any
+ * strings in tests. */
 struct ds_keys {
 	sy_str callid;
+	sy_str authuser;	/* digest username of the credentials (alg 5); empty: none */
 	const struct sip_uri *from, *to, *ruri;
 };
 /* Choose from set setid: candidates in order of use (the chosen one first, then the others

@@ -466,6 +466,14 @@ int ds_select(unsigned setid, int alg, unsigned flags, unsigned max, const struc
 	case DS_ALG_RURI:
 		pos = uri_hash(k->ruri, flags) % n;
 		break;
+	case DS_ALG_AUTHUSER:
+		if (k->authuser.len) {
+			pos = ds_hash(k->authuser) % n;
+			break;
+		}
+		/* OpenSIPS: no credentials, weighted round robin */
+		alg = DS_ALG_RR;
+		goto cursor;
 	case DS_ALG_RANDOM:
 		pos = rnd() % n;
 		break;
@@ -473,7 +481,8 @@ int ds_select(unsigned setid, int alg, unsigned flags, unsigned max, const struc
 		pos = 0;
 		break;
 	case DS_ALG_RR:
-	case DS_ALG_WEIGHT: {
+	case DS_ALG_WEIGHT:
+	cursor: {
 		/* a cursor over the weighted table; an inactive pick moves on to the next slot,
 		 * so the active ones share the load in their proportions */
 		const unsigned *tab = alg == DS_ALG_RR ? s->rr : s->wt;

@@ -303,7 +303,7 @@ route {
 		sl_send_reply(503, "No Set");
 		exit;
 	}
-	if ($rU == "noalg" && !ds_select_dst(1, 5)) {
+	if ($rU == "noalg" && !ds_select_dst(1, 10)) {
 		sl_send_reply(503, "No Alg");
 		exit;
 	}
@@ -317,7 +317,7 @@ route {
         ua.send(make_request("OPTIONS", "sip:noalg@example.com", ua.hostport()))
         assert ua.expect(503).reason == "No Alg"
         err = px.stop()
-        assert "no destination set 7" in err and "algorithm 5" in err, err
+        assert "no destination set 7" in err and "algorithm 10" in err, err
 
 
 def test_example_config_checks():
@@ -452,6 +452,28 @@ route {
     finally:
         for u in uas:
             u.kill()
+
+
+def test_hash_auth_username():
+    gws = peers(3)
+    lst = write_list(["1 sip:127.0.0.1:%d" % g.port for g in gws])
+    with Proxy(cfg(lst, 5)) as px:
+        ua = UdpPeer(target=px.addr)
+        where, done = {}, set()
+        # an order round robin would not keep per user
+        for user in ("alice", "alice", "bob", "carol", "bob", "alice", "carol", "carol", "bob"):
+            cred = ('Digest username="%s", realm="example.com", nonce="abc", '
+                    'uri="sip:bob@example.com", response="0123456789abcdef0123456789abcdef"'
+                    % user)
+            req = make_request("INVITE", "sip:bob@example.com", ua.hostport(),
+                               headers=["Proxy-Authorization: " + cred])
+            ua.send(req)
+            i, m = route_one(gws, 486, done)
+            assert ('username="%s"' % user) in m.hdr("Proxy-Authorization")
+            assert where.setdefault(user, i) == i, (user, where[user], i)
+            final(ua, req, 486)
+        assert len(where) == 3
+        px.wait_stat("tm_active", 0)
 
 
 if __name__ == "__main__":

@@ -195,6 +195,23 @@ static void test_hash_uris(void **state)
 	assert_int_equal(pick(1, DS_ALG_RURI, DS_F_USER, &k), ds_hash(SY_STR("alice")) % 3);
 }
 
+static void test_auth_user_hash(void **state)
+{
+	struct ds_keys k;
+	unsigned a, b;
+
+	(void)state;
+	reset_states();
+	memset(&k, 0, sizeof(k));
+	k.authuser = SY_STR("alice");
+	assert_int_equal(pick(1, DS_ALG_AUTHUSER, 0, &k), ds_hash(SY_STR("alice")) % 3);
+	/* without credentials: round robin (OpenSIPS), so two picks differ */
+	k.authuser = SY_NULL_STR;
+	a = pick(1, DS_ALG_AUTHUSER, 0, &k);
+	b = pick(1, DS_ALG_AUTHUSER, 0, &k);
+	assert_int_not_equal(a, b);
+}
+
 static void test_round_robin_even(void **state)
 {
 	unsigned hits[3] = { 0, 0, 0 }, i, prev = 99, cur;
@@ -312,7 +329,7 @@ static void test_priority_and_failover_order(void **state)
 	ds_mark(6, 'i');
 	assert_int_equal(ds_select(3, DS_ALG_FIRST, 0, 0, &k, &f), EHOSTUNREACH);
 	assert_int_equal(ds_select(42, DS_ALG_FIRST, 0, 0, &k, &f), ENOENT);
-	assert_int_equal(ds_select(3, 5, 0, 0, &k, &f), EINVAL);
+	assert_int_equal(ds_select(3, 7, 0, 0, &k, &f), EINVAL);
 	reset_states();
 }
 
@@ -531,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_hash_callid_stable),
 		cmocka_unit_test(test_hash_uris),
+		cmocka_unit_test(test_auth_user_hash),
 		cmocka_unit_test(test_round_robin_even),
 		cmocka_unit_test(test_weighted_round_robin),
 		cmocka_unit_test(test_weight_distribution),
