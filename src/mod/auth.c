@@ -28,6 +28,7 @@
 unsigned char auth_secret[AUTH_SECRET_LEN];
 unsigned auth_nonce_expire = 30;	/* s, Kamailio's and OpenSIPS' default */
 static int secret_set;
+static int nonce_count;	/* modparam: track nc per nonce (auth_nc.c) */
 static int64_t (*clock_fn)(void);
 
 void auth_set_clock(int64_t (*now_fn)(void))
@@ -177,6 +178,16 @@ int auth_check_cred(const struct sip_auth_cred *c, sy_str realm, sy_str method, 
 	if (CRYPTO_memcmp(got, want, hl) != 0) {
 		*why = "wrong password";
 		return AUTH_INVALID_PASSWORD;
+	}
+	/* nonce_count: only credentials that verified move the window, so nobody without the
+	 * password can spend a user's nc values */
+	if (c->qop.len && (rc = auth_nc_check(c->nonce, c->nc)) != 0) {
+		if (rc == ENOSPC) {
+			*why = "nonce older than the nc window";
+			return AUTH_STALE_NONCE;
+		}
+		*why = "nc not above the last one accepted for this nonce (replay)";
+		return AUTH_ERROR;
 	}
 	return AUTH_OK;
 err:
@@ -539,6 +550,10 @@ static int auth_init(void)
 		return EIO;
 	}
 	secret_set = 1;
+	if (nonce_count && auth_nc_init() != 0) {
+		LOG_ERR("auth: no memory for the nonce_count window");
+		return ENOMEM;
+	}
 	return 0;
 }
 
@@ -549,6 +564,16 @@ static int p_secret(const struct scr_arg *v, const char **err)
 		return EINVAL;
 	}
 	secret_from(v->s);
+	return 0;
+}
+
+static int p_nonce_count(const struct scr_arg *v, const char **err)
+{
+	if (v->i != 0 && v->i != 1) {
+		*err = "nonce_count: 0 or 1";
+		return EINVAL;
+	}
+	nonce_count = (int)v->i;
 	return 0;
 }
 
@@ -575,6 +600,7 @@ static const struct scr_fn auth_fns[] = {
 static const struct scr_modparam auth_params[] = {
 	{ "secret", SCR_PARAM_STR, p_secret },
 	{ "nonce_expire", SCR_PARAM_INT, p_nonce_expire },
+	{ "nonce_count", SCR_PARAM_INT, p_nonce_count },
 	{ NULL, SCR_PARAM_INT, NULL },
 };
 

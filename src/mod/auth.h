@@ -4,6 +4,7 @@
  * pieces they are built from, callable without a network for the unit tests:
  *   auth_digest.c  digests (OpenSSL's MD5/SHA-256 on stack contexts: nothing allocated),
  *                  stateless nonces (expiry + HMAC-SHA256), response verification;
+ *   auth_nc.c      nonce-count replay window (optional, bounded, lock-free);
  *   auth_db.c      the users snapshot, reloaded off the workers, swapped atomically;
  *   auth.c         the script units. */
 #ifndef MOD_AUTH_H
@@ -63,6 +64,18 @@ int auth_nonce_make(const unsigned char *secret, int64_t expires, unsigned flags
  * EBADMSG (not ours, mangled, or for another realm) */
 int auth_nonce_check(const unsigned char *secret, sy_str nonce, sy_str realm, int64_t now,
 		     unsigned *flags);
+
+/* ---- nonce-count replay window (auth_nc.c), modparam("auth", "nonce_count", 1) */
+
+#define AUTH_NC_SLOTS 65536u	/* live nonces tracked: challenges per nonce_expire */
+
+/* allocate the window (512 KB): 0 or ENOMEM. Until then auth_nc_check says 0 (off). */
+int auth_nc_init(void);
+void auth_nc_reset(void);
+/* Record nc (8 hex digits) for a nonce auth_nonce_check accepted: 0 (above the highest
+ * seen for it, now the highest), EALREADY (not above: a replay), ENOSPC (a newer nonce took
+ * its slot: too old to tell, refuse it), EINVAL (not a nonce / nc). Lock-free. */
+int auth_nc_check(sy_str nonce, sy_str nc);
 
 /* ---- users (auth_db.c) */
 

@@ -440,6 +440,28 @@ def test_challenge_through_the_transaction():
         assert ok.status == 200, ok.text
 
 
+def test_nonce_count_refuses_replays():
+    """modparam("auth", "nonce_count", 1): the same credentials twice are a replay (401
+    again), the next nc on the same nonce is fine; without it the replay passes"""
+    db = make_db()
+    for on in (1, 0):
+        cfg = CFG.replace('modparam("auth", "nonce_expire", {EXPIRE})',
+                          'modparam("auth", "nonce_expire", {EXPIRE})\n'
+                          'modparam("auth", "nonce_count", %d)' % on)
+        with Proxy(cfg, subst={"DB": db, "EXPIRE": 30, "ALGS": "MD5"}) as px:
+            ua = Ua(px, "alice")
+            ch = challenge_params(ua.register().hdr("WWW-Authenticate"))
+            cred1 = credentials(ch, "alice", "alicepw", "REGISTER", register_ruri(px))
+            assert ua.register(cred1).status == 200
+            r = ua.register(cred1)
+            assert r.status == (401 if on else 200), r.text
+            cred2 = credentials(ch, "alice", "alicepw", "REGISTER", register_ruri(px),
+                                nc="00000002")
+            assert ua.register(cred2).status == 200
+            if on:
+                assert any("replay" in l for l in px.log_lines("NOTICE")), px.stderr_text()
+
+
 def test_docs_add_user_line_works():
     """the sqlite3 line docs/auth.md gives operators creates a user the default settings
     (calculate_ha1 = 0, HA1 columns) accept, with MD5 and with SHA-256"""

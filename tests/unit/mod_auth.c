@@ -435,6 +435,66 @@ static void test_no_allocation_when_warm(void **state)
 	assert_int_equal(atomic_load(&ossl_allocs), before);
 }
 
+/* ---- nonce-count window */
+
+/* a nonce string with this expiry and serial (auth_nc_check trusts the MAC was checked) */
+static sy_str fake_nonce(char *buf, uint64_t exp, uint32_t serial)
+{
+	snprintf(buf, AUTH_NONCE_LEN + 1, "%016llx01%08x%032x", (unsigned long long)exp, serial, 0);
+	return sy_str_make(buf, AUTH_NONCE_LEN);
+}
+
+static void test_nonce_count_window(void **state)
+{
+	char a[AUTH_NONCE_LEN + 1], b[AUTH_NONCE_LEN + 1];
+
+	(void)state;
+	/* off until initialised */
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000001")), 0);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000001")), 0);
+	assert_int_equal(auth_nc_init(), 0);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000001")), 0);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000001")), EALREADY);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000003")), 0);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000002")), EALREADY);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000000")), EALREADY);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("0000000g")), EINVAL);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("0001")), EINVAL);
+	/* another nonce has its own count */
+	assert_int_equal(auth_nc_check(fake_nonce(b, 1030, 6), SY_STR("00000001")), 0);
+	/* a newer nonce in the same slot (the window went round) takes it; the old one can no
+	 * longer be told apart from a replay and is refused */
+	assert_int_equal(auth_nc_check(fake_nonce(b, 1031, 5 + AUTH_NC_SLOTS), SY_STR("00000001")),
+			 0);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 1030, 5), SY_STR("00000004")), ENOSPC);
+	/* after a restart with a fixed secret serials start again: the later expiry wins */
+	assert_int_equal(auth_nc_check(fake_nonce(a, 2000, 7), SY_STR("00000001")), 0);
+	assert_int_equal(auth_nc_check(fake_nonce(b, 2030, 7), SY_STR("00000001")), 0);
+	assert_int_equal(auth_nc_check(fake_nonce(a, 2000, 7), SY_STR("00000002")), ENOSPC);
+	auth_nc_reset();
+}
+
+static void test_nonce_count_in_check(void **state)
+{
+	struct credset cs;
+
+	(void)state;
+	assert_int_equal(auth_nc_init(), 0);
+	make_cred(&cs, AUTH_ALG_MD5, AUTH_NF_QOP, "alice", "secret1", "example.org", RURI, 1);
+	assert_int_equal(check(&cs, "example.org", RURI), AUTH_OK);
+	/* the same credentials again: a replay */
+	assert_int_equal(check(&cs, "example.org", RURI), AUTH_ERROR);
+	/* a wrong password with a high nc does not spend the real user's counts */
+	{
+		struct credset bad;
+
+		memcpy(&bad, &cs, sizeof(bad));
+		make_cred(&bad, AUTH_ALG_MD5, AUTH_NF_QOP, "alice", "wrong", "example.org", RURI, 1);
+		assert_int_equal(check(&bad, "example.org", RURI), AUTH_INVALID_PASSWORD);
+	}
+	auth_nc_reset();
+}
+
 /* ---- lookups racing reloads */
 
 static atomic_int stop_readers;
@@ -512,6 +572,8 @@ int main(void)
 		cmocka_unit_test(test_stored_ha1),
 		cmocka_unit_test(test_use_domain),
 		cmocka_unit_test(test_no_allocation_when_warm),
+		cmocka_unit_test(test_nonce_count_window),
+		cmocka_unit_test(test_nonce_count_in_check),
 		cmocka_unit_test(test_lookups_during_reloads),
 		cmocka_unit_test(test_missing_file_and_table),
 	};
