@@ -9,8 +9,10 @@
  * (one ping interval is its timeout; RFC 3261 §17.1.2.2 Timer F is longer, but a gateway that
  * does not answer an OPTIONS within the interval is not one to send calls to). A 200, or any
  * code in options_reply_codes, is a success (ds_ping_result). Workers are never involved:
- * the only thing shared is each destination's atomic state. UDP only: a TCP/TLS destination
- * is not pinged (docs/dispatcher.md). */
+ * the only thing shared is each destination's atomic state. A TCP destination is pinged on a
+ * connection of its own, opened, written and read by this thread one destination after the
+ * other (at most DS_TCP_WAIT_MS each: this thread may wait, a worker never does); a refused
+ * or timed-out connect is a failed ping at once. TLS destinations are not pinged. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -43,7 +45,7 @@ static int eligible(const struct ds_dest *d)
 {
 	unsigned st = atomic_load(&d->state);
 
-	if (d->proto != SY_PROTO_UDP)
+	if (d->proto != SY_PROTO_UDP && d->proto != SY_PROTO_TCP)
 		return 0;
 	return (st & DS_ST_PROBING) || ds_cfg.probing_mode == 1 || (d->lflags & DS_LF_PING);
 }
@@ -71,9 +73,12 @@ static void log_change(const struct ds_dest *d, int ok)
 			   SY_FMT(d->uri), d->setid, ds_cfg.probing_threshold);
 }
 
-static int send_ping(int fd, const struct sy_addr *la, struct ds_dest *d)
+/* the ping to d as it leaves from la over transport ("UDP", "TCP") into buf; the destination
+ * now waits for that sequence number (d->pending) */
+static int build_ping(const struct sy_addr *la, struct ds_dest *d, const char *transport,
+		      char *buf, size_t cap, size_t *len)
 {
-	char buf[1024], hp[80];
+	char hp[80];
 	unsigned seq = atomic_fetch_add(&ping_seq, 1) + 1;
 	int n;
 
@@ -81,24 +86,108 @@ static int send_ping(int fd, const struct sy_addr *la, struct ds_dest *d)
 		seq = atomic_fetch_add(&ping_seq, 1) + 1;	/* 0 means "none pending" */
 	if (hostport(la, hp, sizeof(hp)))
 		return ENOSPC;
-	n = snprintf(buf, sizeof(buf),
+	n = snprintf(buf, cap,
 		     "%s %.*s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s;branch=" DS_BRANCH_PFX "%u.%u;rport\r\n"
+		     "Via: SIP/2.0/%s %s;branch=" DS_BRANCH_PFX "%u.%u;rport\r\n"
 		     "Max-Forwards: %d\r\n"
 		     "From: <%s>;tag=dsp%u\r\n"
 		     "To: <%.*s>\r\n"
 		     "Call-ID: dsp.%u.%u@%s\r\n"
 		     "CSeq: %u %s\r\n"
 		     "Content-Length: 0\r\n\r\n",
-		     ds_cfg.ping_method, SY_FMT(d->uri), hp, d->idx, seq,
+		     ds_cfg.ping_method, SY_FMT(d->uri), transport, hp, d->idx, seq,
 		     ds_cfg.ping_maxfwd >= 0 ? ds_cfg.ping_maxfwd : 70, ds_cfg.ping_from, seq,
 		     SY_FMT(d->uri), d->idx, seq, hp, seq, ds_cfg.ping_method);
-	if (n <= 0 || (size_t)n >= sizeof(buf))
+	if (n <= 0 || (size_t)n >= cap)
 		return ENOSPC;
+	*len = (size_t)n;
 	atomic_store(&d->pending, seq);
-	if (sendto(fd, buf, (size_t)n, 0, &d->addr.u.sa, d->addr.len) < 0)
+	return 0;
+}
+
+static int send_ping(int fd, const struct sy_addr *la, struct ds_dest *d)
+{
+	char buf[1024];
+	size_t len;
+	int rc = build_ping(la, d, "UDP", buf, sizeof(buf), &len);
+
+	if (rc)
+		return rc;
+	if (sendto(fd, buf, len, 0, &d->addr.u.sa, d->addr.len) < 0)
 		return errno;
 	return 0;
+}
+
+#define DS_TCP_WAIT_MS 1000u
+
+static uint64_t now_ms(void);
+
+static int wait_left(uint64_t deadline)
+{
+	uint64_t now = now_ms();
+
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+/* one ping over a connection of its own: connect, send, read replies (framed, RFC 3261
+ * §18.3) until the final one or the deadline. A connect that fails counts at once; a ping
+ * sent but unanswered stays pending and counts at the next round, as over UDP. */
+static void tcp_ping(struct ds_dest *d)
+{
+	char out[1024], in[4096];
+	struct sip_limits lim;
+	struct sip_framer fr;
+	struct sy_addr la;
+	struct pollfd p;
+	uint64_t wait = (uint64_t)ds_cfg.ping_interval * 500u, deadline;
+	size_t len, got = 0, mlen;
+	socklen_t sl = sizeof(int);
+	int fd, err = 0, ka, rc = EAGAIN, sent = 0;
+
+	deadline = now_ms() + (wait < DS_TCP_WAIT_MS ? wait : DS_TCP_WAIT_MS);
+	fd = socket(d->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, &d->addr.u.sa, d->addr.len) < 0 && errno != EINPROGRESS)
+		goto out;
+	p.fd = fd;
+	p.events = POLLOUT;
+	if (poll(&p, 1, wait_left(deadline)) != 1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) || err)
+		goto out;
+	la.len = sizeof(la.u.ss);
+	if (getsockname(fd, &la.u.sa, &la.len) ||
+	    build_ping(&la, d, "TCP", out, sizeof(out), &len) ||
+	    send(fd, out, len, MSG_NOSIGNAL) != (ssize_t)len)
+		goto out;
+	sent = 1;
+	sip_limits_default(&lim);
+	lim.max_msg = sizeof(in);
+	sip_framer_reset(&fr);
+	p.events = POLLIN;
+	while (got < sizeof(in) && atomic_load(&d->pending) != 0) {
+		ssize_t r;
+
+		if (poll(&p, 1, wait_left(deadline)) != 1)
+			break;
+		r = recv(fd, in + got, sizeof(in) - got, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		while ((rc = sip_frame(&fr, in, got, &lim, &mlen, &ka)) == 0) {
+			if (!ka)
+				ds_probe_reply(in, mlen);
+			memmove(in, in + mlen, got - mlen);
+			got -= mlen;
+			sip_framer_reset(&fr);
+		}
+		if (rc != EAGAIN)
+			break;
+	}
+out:
+	close(fd);
+	if (!sent && ds_ping_result(d->idx, 0))
+		log_change(d, 0);
 }
 
 int ds_probe_round(int fd, const struct sy_addr *la)
@@ -115,8 +204,11 @@ int ds_probe_round(int fd, const struct sy_addr *la)
 		if (atomic_exchange(&d->pending, 0) && ds_ping_result(i, 0))
 			log_change(d, 0);
 		if (fd >= 0) {
-			if (family_slot(la) == f)
+			/* a test round on the caller's socket: UDP only */
+			if (family_slot(la) == f && d->proto == SY_PROTO_UDP)
 				send_ping(fd, la, d);
+		} else if (d->proto == SY_PROTO_TCP) {
+			tcp_ping(d);
 		} else if (sock[f] >= 0) {
 			send_ping(sock[f], &local[f], d);
 		}
@@ -296,9 +388,8 @@ int ds_probe_start(void)
 
 		if (d->proto == SY_PROTO_UDP)
 			need[family_slot(&d->addr)] = 1;
-		else
-			LOG_WARN("dispatcher: %.*s is not UDP: it is never pinged",
-				 SY_FMT(d->uri));
+		else if (d->proto != SY_PROTO_TCP)
+			LOG_WARN("dispatcher: %.*s is TLS: it is never pinged", SY_FMT(d->uri));
 	}
 	if (ds_cfg.probing_sock[0]) {
 		sy_str s = sy_cstr(ds_cfg.probing_sock), host;

@@ -1,13 +1,13 @@
 """test_ds_probe.py: the dispatcher's prober through the real binary: OPTIONS pings every
 ds_ping_interval; a destination that stays silent for ds_probing_threshold pings is taken out
-(calls go to the next one), and comes back when it answers again; a TCP destination is not
-pinged; options_reply_codes counts as an answer."""
+(calls go to the next one), and comes back when it answers again; options_reply_codes counts
+as an answer; TCP destinations are pinged on connections of their own."""
 import os
 import tempfile
 import threading
 import time
 
-from harness import Proxy, UdpPeer, make_ack, make_request
+from harness import Proxy, TcpPeer, UdpPeer, make_ack, make_request
 
 TIMEOUT = 120
 
@@ -135,10 +135,9 @@ def test_silent_destination_out_then_back():
         b.stop()
 
 
-def test_mode0_pings_only_probing_ones_and_not_tcp():
+def test_mode0_pings_only_probing_ones():
     a, b, c = Gateway(), Gateway(), Gateway()
-    # a starts probing (list flag 2): not used, pinged; b active: not pinged in mode 0;
-    # c is TCP: never pinged
+    # a starts probing (list flag 2): not used, pinged; b and c active: not pinged in mode 0
     lst = write_list(["1 sip:127.0.0.1:%d 2 20" % a.peer.port,
                       "1 sip:127.0.0.1:%d 0 10" % b.peer.port,
                       "1 sip:127.0.0.1:%d;transport=tcp 0 0" % c.peer.port])
@@ -161,11 +160,40 @@ def test_mode0_pings_only_probing_ones_and_not_tcp():
             n = len(a.pings)
             time.sleep(2.2)
             assert len(a.pings) <= n + 1, (n, len(a.pings))
-            assert "is not UDP: it is never pinged" in px.stderr_text()
             px.wait_stat("tm_active", 0)
     finally:
         for g in (a, b, c):
             g.stop()
+
+
+def test_tcp_destinations_pinged_over_tcp():
+    gw = TcpPeer()
+    dead = TcpPeer()
+    dead_port = dead.port
+    dead.close()            # nothing listens there: every connect is refused
+    lst = write_list(["1 sip:127.0.0.1:%d;transport=tcp 0 20" % dead_port,
+                      "1 sip:127.0.0.1:%d;transport=tcp 0 10" % gw.port])
+    cfg = CFG.replace("MODE", "1").replace("listen = udp:127.0.0.1:{PORT}",
+                                           "listen = udp:127.0.0.1:{PORT}\n"
+                                           "listen = tcp:127.0.0.1:{TCPPORT}")
+    with Proxy(cfg, subst={"LIST": lst}) as px:
+        # the live gateway gets TCP pings and answers them: it stays in
+        for _ in range(3):
+            p = gw.expect("OPTIONS", timeout=3)
+            assert p.hdrs("Via")[0].startswith("SIP/2.0/TCP 127.0.0.1:"), p.hdrs("Via")[0]
+            gw.reply(p, 200)
+        # the refused one is out after 2 rounds
+        wait_log(px, "sip:127.0.0.1:%d;transport=tcp (set 1) failed 2 pings" % dead_port, 4)
+        assert "127.0.0.1:%d;transport=tcp (set 1) failed" % gw.port not in px.stderr_text()
+        # so a call goes to the live one (alg 8 would take the dead one first)
+        ua = UdpPeer(target=px.addr)
+        req = make_request("INVITE", "sip:bob@example.com", ua.hostport())
+        ua.send(req)
+        inv = gw.expect("INVITE", timeout=3)
+        gw.reply(inv, 486)
+        r = ua.expect(486, timeout=3)
+        ua.send(make_ack(req, r))
+        px.wait_stat("tm_active", 0)
 
 
 if __name__ == "__main__":

@@ -517,7 +517,7 @@ static void test_probe_round_on_the_wire(void **state)
 	ds_probe_round(fd, &la);
 	ds_probe_round(fd, &la);
 	assert_int_equal(atomic_load(&ds_dest_get(1)->state), DS_ST_PROBING);
-	/* the TCP destination is never pinged */
+	/* a test round on a given UDP socket leaves the TCP destination alone */
 	assert_int_equal(atomic_load(&ds_dest_get(7)->pending), 0);
 	ds_cfg.probing_mode = 0;
 	ds_cfg.probing_threshold = 3;
