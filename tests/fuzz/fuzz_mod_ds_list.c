@@ -1,6 +1,7 @@
 /* fuzz_mod_ds_list.c: the dispatcher's leaf parsers (src/mod/ds_list.c) on arbitrary bytes:
- * the first byte picks the parser, the rest is a list_file line or a failover record (the
- * $avp value a failure_route reads back). Checks: no read outside the input, results are
+ * the first byte picks the parser, the rest is a list_file line, a failover record (the
+ * $avp value a failure_route reads back) or a reply the prober receives (SIP parse, then its
+ * own Via branch parser; no destination table is loaded, so nothing matches). Checks: no read outside the input, results are
  * slices of it, a decoded record re-encodes to exactly the input, and encode(decode(x))
  * round-trips for every record the decoder accepts. */
 #include <errno.h>
@@ -23,7 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	in = sy_str_make((const char *)data + 1, size - 1);
-	if (data[0] & 1) {
+	if (data[0] == 2) {
+		if (ds_probe_reply(in.s, in.len) != 0)
+			abort();
+	} else if (data[0] & 1) {
 		struct ds_line l;
 		const char *why = NULL;
 		int rc = ds_parse_line(in, &l, &why);
