@@ -188,7 +188,9 @@ int ds_probe_start(void);
 void ds_probe_stop(void);
 /* one round without the thread (tests): send pings, count the unanswered ones as failed */
 int ds_probe_round(int fd, const struct sy_addr *local);
-/* a reply received by the prober: 1 matched one of our pings, 0 not */
-int ds_probe_reply(const char *buf, size_t len);
+/* a reply received by the prober from `from` (NULL: on our own connection to the
+ * destination, or a test): 1 matched one of our pings, 0 not (also when it does not come
+ * from the pinged destination's IP) */
+int ds_probe_reply(const char *buf, size_t len, const struct sy_addr *from);
 
 #endif

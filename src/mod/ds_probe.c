@@ -8,8 +8,9 @@
  * to a worker. A ping still unanswered when the next round starts counted as failed
  * (one ping interval is its timeout; RFC 3261 §17.1.2.2 Timer F is longer, but a gateway that
  * does not answer an OPTIONS within the interval is not one to send calls to). A 200, or any
- * code in options_reply_codes, is a success (ds_ping_result). Workers are never involved:
- * the only thing shared is each destination's atomic state. A TCP destination is pinged on a
+ * code in options_reply_codes, from the destination's IP, is a success (ds_ping_result).
+ * Workers are never involved: the only thing shared is each destination's atomic state.
+ * A TCP destination is pinged on a
  * connection of its own, opened, written and read by this thread one destination after the
  * other (at most DS_TCP_WAIT_MS each: this thread may wait, a worker never does); a refused
  * or timed-out connect is a failed ping at once. TLS destinations are not pinged. */
@@ -176,7 +177,7 @@ static void tcp_ping(struct ds_dest *d)
 		got += (size_t)r;
 		while ((rc = sip_frame(&fr, in, got, &lim, &mlen, &ka)) == 0) {
 			if (!ka)
-				ds_probe_reply(in, mlen);
+				ds_probe_reply(in, mlen, NULL);	/* our connection to d */
 			memmove(in, in + mlen, got - mlen);
 			got -= mlen;
 			sip_framer_reset(&fr);
@@ -242,7 +243,7 @@ static int parse_branch(sy_str b, unsigned *idx, unsigned *seq)
 	return 0;
 }
 
-int ds_probe_reply(const char *buf, size_t len)
+int ds_probe_reply(const char *buf, size_t len, const struct sy_addr *from)
 {
 	struct sip_hdr hdr[64];
 	struct sip_limits lim;
@@ -259,6 +260,9 @@ int ds_probe_reply(const char *buf, size_t len)
 	    parse_branch(m.via1.branch, &idx, &seq) || !(d = ds_dest_get(idx)))
 		return 0;
 	if (!sy_str_eq(m.cseq_method, sy_cstr(ds_cfg.ping_method)) || m.cseq != seq)
+		return 0;
+	/* only the destination itself may answer for it (any port: some answer from another) */
+	if (from && !tp_addr_same_ip(from, &d->addr))
 		return 0;
 	if (m.status < 200)
 		return 1;	/* provisional: the final one decides */
@@ -283,6 +287,7 @@ static uint64_t now_ms(void)
 
 static void *probe_main(void *arg)
 {
+	struct sy_addr from;
 	char buf[4096];
 	uint64_t next = now_ms() + (uint64_t)ds_cfg.ping_interval * 1000u;
 
@@ -318,9 +323,10 @@ static void *probe_main(void *arg)
 
 			if (!(p[k].revents & POLLIN))
 				continue;
-			r = recv(p[k].fd, buf, sizeof(buf), MSG_DONTWAIT);
+			from.len = sizeof(from.u.ss);
+			r = recvfrom(p[k].fd, buf, sizeof(buf), MSG_DONTWAIT, &from.u.sa, &from.len);
 			if (r > 0)
-				ds_probe_reply(buf, (size_t)r);
+				ds_probe_reply(buf, (size_t)r, &from);
 		}
 	}
 	return NULL;

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	in = sy_str_make((const char *)data + 1, size - 1);
 	if (data[0] == 2) {
-		if (ds_probe_reply(in.s, in.len) != 0)
+		if (ds_probe_reply(in.s, in.len, NULL) != 0)
 			abort();
 	} else if (data[0] & 1) {
 		struct ds_line l;

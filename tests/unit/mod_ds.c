@@ -454,31 +454,44 @@ static void test_probe_replies(void **state)
 	atomic_store(&d->pending, 77);
 	/* an earlier ping's late answer, another method, a provisional: nothing changes */
 	n = reply(buf, sizeof(buf), 200, 2, 76, "OPTIONS");
-	assert_int_equal(ds_probe_reply(buf, n), 1);
+	assert_int_equal(ds_probe_reply(buf, n, NULL), 1);
 	assert_int_equal(atomic_load(&d->state), DS_ST_PROBING);
 	n = reply(buf, sizeof(buf), 200, 2, 77, "INFO");
-	assert_int_equal(ds_probe_reply(buf, n), 0);
+	assert_int_equal(ds_probe_reply(buf, n, NULL), 0);
 	n = reply(buf, sizeof(buf), 100, 2, 77, "OPTIONS");
-	assert_int_equal(ds_probe_reply(buf, n), 1);
+	assert_int_equal(ds_probe_reply(buf, n, NULL), 1);
 	assert_int_equal(atomic_load(&d->state), DS_ST_PROBING);
 	/* 404 is in options_reply_codes: active */
 	n = reply(buf, sizeof(buf), 404, 2, 77, "OPTIONS");
-	assert_int_equal(ds_probe_reply(buf, n), 1);
+	assert_int_equal(ds_probe_reply(buf, n, NULL), 1);
 	assert_int_equal(atomic_load(&d->state), 0);
 	assert_int_equal(atomic_load(&d->pending), 0);
 	/* a 503 is a failure: probing again (threshold 1) */
 	atomic_store(&d->pending, 78);
 	n = reply(buf, sizeof(buf), 503, 2, 78, "OPTIONS");
-	assert_int_equal(ds_probe_reply(buf, n), 1);
+	assert_int_equal(ds_probe_reply(buf, n, NULL), 1);
 	assert_int_equal(atomic_load(&d->state), DS_ST_PROBING);
 	/* a retransmitted 200 of the answered ping changes nothing */
 	n = reply(buf, sizeof(buf), 200, 2, 78, "OPTIONS");
-	assert_int_equal(ds_probe_reply(buf, n), 1);
+	assert_int_equal(ds_probe_reply(buf, n, NULL), 1);
 	assert_int_equal(atomic_load(&d->state), DS_ST_PROBING);
+	/* from another host than the destination: not taken */
+	{
+		struct sy_addr other;
+
+		assert_int_equal(tp_addr_parse(SY_STR("10.9.9.9"), 5060, &other), 0);
+		atomic_store(&d->pending, 79);
+		n = reply(buf, sizeof(buf), 200, 2, 79, "OPTIONS");
+		assert_int_equal(ds_probe_reply(buf, n, &other), 0);
+		assert_int_equal(atomic_load(&d->state), DS_ST_PROBING);
+		assert_int_equal(tp_addr_parse(SY_STR("10.0.0.3"), 7777, &other), 0);
+		assert_int_equal(ds_probe_reply(buf, n, &other), 1);
+		assert_int_equal(atomic_load(&d->state), 0);
+	}
 	/* not ours */
-	assert_int_equal(ds_probe_reply("garbage", 7), 0);
+	assert_int_equal(ds_probe_reply("garbage", 7, NULL), 0);
 	n = reply(buf, sizeof(buf), 200, 999, 1, "OPTIONS");
-	assert_int_equal(ds_probe_reply(buf, n), 0);
+	assert_int_equal(ds_probe_reply(buf, n, NULL), 0);
 	ds_cfg.nreply_codes = 0;
 	ds_cfg.probing_threshold = 3;
 	reset_states();
