@@ -62,6 +62,11 @@ route {
 		t_relay();
 		exit;
 	}
+	if (is_method("MESSAGE")) {
+		# the credentials' fields as the script sees them
+		sl_send_reply(403, "au=$au ad=$ad ar=$ar adu=$adu");
+		exit;
+	}
 	if (is_method("OPTIONS")) {
 		# OpenSIPS return codes, made visible: -4 no credentials, -3 stale, -2 password,
 		# -1 user, -5 anything else
@@ -460,6 +465,26 @@ def test_nonce_count_refuses_replays():
             assert ua.register(cred2).status == 200
             if on:
                 assert any("replay" in l for l in px.log_lines("NOTICE")), px.stderr_text()
+
+
+def test_credential_pseudo_variables():
+    """$au $ad $ar $adu read Proxy-Authorization for a MESSAGE (Authorization for REGISTER),
+    quoted-pairs resolved, the username split at '@'"""
+    db = make_db()
+    with proxy(db) as px:
+        ua = Ua(px, "carol")
+        ua.cseq += 1
+        ruri = "sip:bob@127.0.0.1:%d" % px.port
+        cred = ('Digest username="carol@example.net", realm="r\\"x", nonce="n", '
+                'uri="%s", response="00"' % ruri)
+        ua.peer.send(make_request("MESSAGE", ruri, ua.peer.hostport(), call_id=ua.cid,
+                                  cseq=ua.cseq, headers=["Authorization: Digest username=\"no\", "
+                                                         "realm=\"no\", nonce=\"n\", uri=\"u\", "
+                                                         "response=\"0\"",
+                                                         "Proxy-Authorization: " + cred]),
+                     addr=px.addr)
+        r = ua.final()
+        assert r.reason == 'au=carol ad=example.net ar=r"x adu=%s' % ruri, r.text
 
 
 def test_docs_add_user_line_works():
