@@ -302,15 +302,19 @@ static int do_select(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 	}
 	if (a[4].given)
 		max = a[4].i > 0 ? (unsigned)a[4].i : 0;
+	/* only what the algorithm hashes is looked at (no URI parse for round robin) */
 	memset(&k, 0, sizeof(k));
-	k.callid = ctx->msg->callid;
-	k.from = sip_nameaddr_uri(&ctx->msg->from, &ft);
-	k.to = sip_nameaddr_uri(&ctx->msg->to, &tt);
-	k.ruri = sip_uri_parse(scr_ctx_ruri(ctx), &ru) ? NULL : &ru;
-	if (a[1].i == DS_ALG_AUTHUSER)
-		k.authuser = auth_user(ctx->msg);
-	rc = ds_select((unsigned)a[0].i, (int)a[1].i, flags | (domain ? DS_F_DOMAIN : 0), max, &k,
-		       &f);
+	switch (a[1].i) {
+	case DS_ALG_CALLID: k.callid = ctx->msg->callid; break;
+	case DS_ALG_FROM: k.from = sip_nameaddr_uri(&ctx->msg->from, &ft); break;
+	case DS_ALG_TO: k.to = sip_nameaddr_uri(&ctx->msg->to, &tt); break;
+	case DS_ALG_RURI: k.ruri = sip_uri_parse(scr_ctx_ruri(ctx), &ru) ? NULL : &ru; break;
+	case DS_ALG_AUTHUSER: k.authuser = auth_user(ctx->msg); break;
+	default: break;
+	}
+	rc = a[1].i < 0 || a[1].i > 100 ? EINVAL
+	     : ds_select((unsigned)a[0].i, (int)a[1].i, flags | (domain ? DS_F_DOMAIN : 0), max,
+			 &k, &f);
 	if (rc == EINVAL) {
 		LOG_ERR("ds_select: algorithm %ld is not one of 0 1 2 3 4 5 6 8 9", a[1].i);
 		return -1;

@@ -10,10 +10,10 @@
  * does not answer an OPTIONS within the interval is not one to send calls to). A 200, or any
  * code in options_reply_codes, from the destination's IP, is a success (ds_ping_result).
  * Workers are never involved: the only thing shared is each destination's atomic state.
- * A TCP destination is pinged on a
- * connection of its own, opened, written and read by this thread one destination after the
- * other (at most DS_TCP_WAIT_MS each: this thread may wait, a worker never does); a refused
- * or timed-out connect is a failed ping at once. TLS destinations are not pinged. */
+ * A TCP destination is pinged on a connection of its own, opened, written and read by this
+ * thread one destination after the other (at most DS_TCP_WAIT_MS each: this thread may wait,
+ * a worker never does); a refused or timed-out connect is a failed ping at once. TLS
+ * destinations are not pinged. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
