@@ -7,7 +7,7 @@ import sqlite3
 import tempfile
 import time
 
-from harness import (Proxy, UdpPeer, make_ack, make_request, rand_token, REPO, sipp_uac,
+from harness import (Proxy, UdpPeer, check_config, make_ack, make_request, rand_token, REPO, sipp_uac,
                      sipp_uas, sy_bin)
 
 TIMEOUT = 120
@@ -474,6 +474,32 @@ def test_hash_auth_username():
             final(ua, req, 486)
         assert len(where) == 3
         px.wait_stat("tm_active", 0)
+
+
+def test_config_errors_at_their_line():
+    rc, out, path = check_config("""listen = udp:127.0.0.1:{PORT}
+loadmodule "dispatcher.so"
+modparam("dispatcher", "ds_probing_mode", 5)
+modparam("dispatcher", "db_url", "mysql://x")
+modparam("dispatcher", "options_reply_codes", "20, 404")
+modparam("dispatcher", "attrs_avp", "gw")
+route {
+	ds_select_dst("x", 4);
+	ds_mark_dst("i", "default", 3);
+}
+onreply_route {
+	ds_next_dst();
+}
+""")
+    assert rc == 1, out
+    for want in ("%s:3:43: parameter 'ds_probing_mode' of module 'dispatcher': out of range",
+                 "%s:4:34: parameter 'db_url' of module 'dispatcher': db_url must be sqlite:",
+                 "%s:5:47: parameter 'options_reply_codes' of module 'dispatcher'",
+                 "%s:6:37: parameter 'attrs_avp' of module 'dispatcher': attrs_avp must be",
+                 "%s:8:16: argument 1 of 'ds_select_dst' must be an integer",
+                 "%s:9:2: function 'ds_mark_dst' takes 0 to 2 arguments, got 3",
+                 "%s:12:2: function 'ds_next_dst' is not allowed in onreply_route"):
+        assert want % path in out, (want % path, out)
 
 
 if __name__ == "__main__":
