@@ -376,6 +376,13 @@ static int cred_stale(const struct sip_msg *m, enum sip_hdr_id hid, sy_str realm
 	       auth_nonce_check(auth_secret, c.nonce, realm, auth_now(), &flags) == ETIMEDOUT;
 }
 
+/* append v at buf + *len (the caller sized buf for everything it puts) */
+static void put(char *buf, size_t *len, sy_str v)
+{
+	memcpy(buf + *len, v.s, v.len);
+	*len += v.len;
+}
+
 static int do_challenge(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 {
 	const struct sip_msg *m = ctx->msg;
@@ -386,7 +393,7 @@ static int do_challenge(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 	size_t cap, len = 0;
 	sy_str realm;
 	unsigned flags;
-	int stale, n;
+	int stale;
 
 	if (!m || !m->is_request)
 		return -1;
@@ -410,13 +417,15 @@ static int do_challenge(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 		return -1;
 	}
 	stale = cred_stale(m, proxy ? SIP_H_PROXY_AUTHORIZATION : SIP_H_AUTHORIZATION, realm);
+	/* per challenge: realm, nonce and at most 92 octets of fixed text */
 	cap = o.nalg * (realm.len + AUTH_NONCE_LEN + 128);
 	buf = sy_arena_alloc(ctx->arena, cap);
 	if (!buf) {
 		LOG_ERR("%s: message arena full", name);
 		return -1;
 	}
-	/* RFC 3261 §22.1/§22.3: one challenge per algorithm, the preferred first (RFC 7616 §3.7) */
+	/* RFC 3261 §22.1/§22.3: one challenge per algorithm, the preferred first (RFC 7616 §3.7);
+	 * written piece by piece, no printf per request */
 	for (unsigned i = 0; i < o.nalg; i++) {
 		flags = (o.qop ? AUTH_NF_QOP : 0) | (o.alg[i] == AUTH_ALG_SHA256 ? AUTH_NF_SHA256 : 0);
 		if (auth_nonce_make(auth_secret, auth_now() + auth_nonce_expire, flags, realm,
@@ -424,14 +433,16 @@ static int do_challenge(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 			LOG_ERR("%s: cannot make a nonce", name);
 			return -1;
 		}
-		n = snprintf(buf + len, cap - len,
-			     "%s: Digest realm=\"%.*s\", nonce=\"%.*s\"%s, algorithm=%s%s\r\n",
-			     proxy ? "Proxy-Authenticate" : "WWW-Authenticate", SY_FMT(realm),
-			     AUTH_NONCE_LEN, nonce, o.qop ? ", qop=\"auth\"" : "",
-			     auth_alg_name(o.alg[i]), stale ? ", stale=true" : "");
-		if (n < 0 || (size_t)n >= cap - len)
-			return -1;
-		len += (size_t)n;
+		put(buf, &len, proxy ? SY_STR("Proxy-Authenticate: Digest realm=\"")
+				     : SY_STR("WWW-Authenticate: Digest realm=\""));
+		put(buf, &len, realm);
+		put(buf, &len, SY_STR("\", nonce=\""));
+		put(buf, &len, sy_str_make(nonce, AUTH_NONCE_LEN));
+		put(buf, &len, o.qop ? SY_STR("\", qop=\"auth\", algorithm=") : SY_STR("\", algorithm="));
+		put(buf, &len, sy_cstr(auth_alg_name(o.alg[i])));
+		if (stale)
+			put(buf, &len, SY_STR(", stale=true"));
+		put(buf, &len, SY_STR("\r\n"));
 	}
 	if (send_local(ctx, proxy ? 407 : 401,
 		       proxy ? SY_STR("Proxy Authentication Required") : SY_STR("Unauthorized"),
