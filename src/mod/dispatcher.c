@@ -40,7 +40,15 @@ static int set_str(char **dst, const struct scr_arg *v, const char **err)
 
 static int p_list_file(const struct scr_arg *v, const char **err)
 {
-	return set_str(&list_file, v, err);
+	int rc = set_str(&list_file, v, err);
+
+	/* the file's syntax now, so that `switchyard -c` reports its bad lines too (their
+	 * file:line come first); the destinations are resolved and added at init */
+	if (!rc && ds_check_list(list_file, stderr)) {
+		*err = "the list_file has errors (the lines above)";
+		rc = EINVAL;
+	}
+	return rc;
 }
 
 static int p_db_url(const struct scr_arg *v, const char **err)

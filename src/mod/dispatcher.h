@@ -104,6 +104,9 @@ struct ds_new {
  * sip:/sips: URI whose host is an IP or a name that resolves now. 0, or EINVAL/EHOSTUNREACH/
  * ENOMEM/ENOSPC with *why (static text) */
 int ds_table_add(const struct ds_new *nd, const char **why);
+/* a destination URI's syntax (sip:/sips:, a host, transport udp/tcp/tls, port): 0 with *u and
+ * *proto, or EINVAL with *why. No DNS. */
+int ds_uri_check(sy_str uri, struct sip_uri *u, enum sy_proto *proto, const char **why);
 /* build the sets from everything added (sorted, round-robin and weight tables); 0 or ENOMEM */
 int ds_table_commit(void);
 /* once the listens exist (the unit's init): every destination has a listen of its transport
@@ -177,6 +180,9 @@ extern struct ds_config ds_cfg;
 /* ---- ds_load.c (main thread, at load): every problem is one "file:line: message" line on
  * err (a FILE *) and the call fails with EINVAL */
 int ds_load_list(const char *path, FILE *err);
+/* the same file's syntax only (fields and URIs, no DNS, nothing added): what `switchyard -c`
+ * can check, since the units' init does not run there */
+int ds_check_list(const char *path, FILE *err);
 /* url "sqlite:///abs" or "sqlite://rel"; table with OpenSIPS' columns (setid, destination,
  * socket, state, weight, priority, attrs, description; a missing optional column is taken
  * as its default) */

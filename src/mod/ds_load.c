@@ -13,7 +13,19 @@
 
 #include "mod/dispatcher.h"
 
+static int load_list(const char *path, FILE *err, int add);
+
 int ds_load_list(const char *path, FILE *err)
+{
+	return load_list(path, err, 1);
+}
+
+int ds_check_list(const char *path, FILE *err)
+{
+	return load_list(path, err, 0);
+}
+
+static int load_list(const char *path, FILE *err, int add)
 {
 	FILE *f = fopen(path, "r");
 	char line[2048];
@@ -57,7 +69,14 @@ int ds_load_list(const char *path, FILE *err)
 			nd.state = (l.flags & 1u ? DS_ST_INACTIVE : 0) |
 				   (l.flags & 2u ? DS_ST_PROBING : 0);
 			nd.lflags = l.flags & DS_LF_PING;
-			rc = ds_table_add(&nd, &why);
+			if (add) {
+				rc = ds_table_add(&nd, &why);
+			} else {
+				struct sip_uri u;
+				enum sy_proto pr;
+
+				rc = ds_uri_check(nd.uri, &u, &pr, &why);
+			}
 		}
 		if (rc) {
 			if (err)

@@ -96,6 +96,31 @@ void ds_table_free(void)
 
 /* where the URI points: proto from scheme/;transport, host/port as written, the address
  * resolved now (numeric, or a name px_dns_add resolves on this, the main, thread) */
+int ds_uri_check(sy_str uri, struct sip_uri *u, enum sy_proto *proto, const char **why)
+{
+	if (sip_uri_parse(uri, u) || (u->scheme != SIP_URI_SIP && u->scheme != SIP_URI_SIPS) ||
+	    !u->host.len) {
+		*why = "destination is not a sip: or sips: URI with a host";
+		return EINVAL;
+	}
+	*proto = u->scheme == SIP_URI_SIPS ? SY_PROTO_TLS : SY_PROTO_UDP;
+	if (u->transport.len) {
+		if (sy_str_caseeq_c(u->transport, "tcp"))
+			*proto = u->scheme == SIP_URI_SIPS ? SY_PROTO_TLS : SY_PROTO_TCP;
+		else if (sy_str_caseeq_c(u->transport, "tls"))
+			*proto = SY_PROTO_TLS;
+		else if (!sy_str_caseeq_c(u->transport, "udp")) {
+			*why = "destination transport must be udp, tcp or tls";
+			return EINVAL;
+		}
+	}
+	if (u->port > 65535) {
+		*why = "destination port out of range";
+		return EINVAL;
+	}
+	return 0;
+}
+
 static int dest_resolve(struct ds_dest *d, const char **why)
 {
 	struct sip_uri u;
@@ -103,26 +128,8 @@ static int dest_resolve(struct ds_dest *d, const char **why)
 	char buf[300];
 	int n;
 
-	if (sip_uri_parse(d->uri, &u) || (u.scheme != SIP_URI_SIP && u.scheme != SIP_URI_SIPS) ||
-	    !u.host.len) {
-		*why = "destination is not a sip: or sips: URI with a host";
+	if (ds_uri_check(d->uri, &u, &d->proto, why))
 		return EINVAL;
-	}
-	d->proto = u.scheme == SIP_URI_SIPS ? SY_PROTO_TLS : SY_PROTO_UDP;
-	if (u.transport.len) {
-		if (sy_str_caseeq_c(u.transport, "tcp"))
-			d->proto = u.scheme == SIP_URI_SIPS ? SY_PROTO_TLS : SY_PROTO_TCP;
-		else if (sy_str_caseeq_c(u.transport, "tls"))
-			d->proto = SY_PROTO_TLS;
-		else if (!sy_str_caseeq_c(u.transport, "udp")) {
-			*why = "destination transport must be udp, tcp or tls";
-			return EINVAL;
-		}
-	}
-	if (u.port > 65535) {
-		*why = "destination port out of range";
-		return EINVAL;
-	}
 	d->host = u.host;
 	d->port = u.port ? u.port : (d->proto == SY_PROTO_TLS ? 5061 : 5060);
 	if (!sy_str_caseeq_c(u.host, "localhost") && u.host.s[0] != '[' &&

@@ -288,6 +288,11 @@ def test_bad_list_line_is_a_load_error_with_its_line():
     assert rc == 1, (rc, err)
     assert "%s:3: flags must be a number" % lst in err, err
     assert "%s:4: set id must be a number" % lst in err, err
+    # switchyard -c finds them too (the syntax; names are resolved when it starts)
+    rc, out, path = check_config(cfg(lst, 4))
+    assert rc == 1, out
+    assert "%s:3: flags must be a number" % lst in out, out
+    assert "the list_file has errors" in out, out
 
 
 def test_missing_set_and_unknown_algorithm():
