@@ -153,9 +153,10 @@ uint32_t ds_hash(sy_str s);
 /* state changes: any thread. ds_mark: 'a' active, 'i' inactive, 'p' probing (counted: set
  * after probing_threshold calls). 1 when the state changed, 0 not, -1 bad idx. */
 int ds_mark(unsigned idx, char state);
-/* a ping's result: ok clears the failure count and makes a probing destination active;
- * a failure counts and at probing_threshold in a row turns an active one into probing
- * (inactive for selection, still pinged). 1 changed state, 0 not. */
+/* a ping's result: ok clears the failure count and the probing bit (an operator's inactive
+ * bit stays); a failure counts and at probing_threshold in a row sets the probing bit (out of
+ * selection, still pinged). 1 when the destination became selectable (ok) or stopped being
+ * selectable (failure), else 0. */
 int ds_ping_result(unsigned idx, int ok);
 /* ds_set_state as OpenSIPS' MI command: state 'a'/'i'/'p' of uri in set setid. 0, ENOENT */
 int ds_set_state(unsigned setid, sy_str uri, char state);

@@ -554,6 +554,7 @@ int ds_mark(unsigned idx, char state)
 	switch (state) {
 	case 'a': case 'A': case '1':
 		atomic_store(&d->fails, 0);
+		atomic_store(&d->pending, 0);	/* a ping sent before does not count any more */
 		want = 0;
 		break;
 	case 'i': case 'I': case '0':
@@ -581,18 +582,15 @@ int ds_ping_result(unsigned idx, int ok)
 		return 0;
 	if (ok) {
 		atomic_store(&d->fails, 0);
-		/* only what probing took out comes back; an operator's "inactive" stays */
-		st = atomic_load(&d->state);
-		if (st & DS_ST_PROBING) {
-			if (atomic_compare_exchange_strong(&d->state, &st, st & ~DS_ST_PROBING))
-				return 1;
-		}
-		return 0;
+		/* only what probing took out comes back; an operator's "inactive" stays (and a
+		 * change is reported only when the destination is selectable again) */
+		st = atomic_fetch_and(&d->state, ~DS_ST_PROBING);
+		return st == DS_ST_PROBING;
 	}
 	if (atomic_fetch_add(&d->fails, 1) + 1 < ds_cfg.probing_threshold)
 		return 0;
 	st = atomic_fetch_or(&d->state, DS_ST_PROBING);
-	return !(st & DS_ST_PROBING);
+	return st == 0;		/* reported when an active one goes out */
 }
 
 int ds_set_state(unsigned setid, sy_str uri, char state)

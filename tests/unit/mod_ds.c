@@ -364,8 +364,14 @@ static void test_states(void **state)
 	assert_int_equal(ds_ping_result(0, 0), 0);	/* already probing: no new change */
 	assert_int_equal(ds_ping_result(0, 1), 1);
 	assert_int_equal(atomic_load(&d->state), 0);
-	/* an operator's "inactive" is not undone by a ping */
+	/* an operator's "inactive" is not undone by a ping, and failures on it report nothing */
 	ds_mark(0, 'i');
+	assert_int_equal(ds_ping_result(0, 1), 0);
+	assert_int_equal(atomic_load(&d->state), DS_ST_INACTIVE);
+	assert_int_equal(ds_ping_result(0, 0), 0);
+	assert_int_equal(ds_ping_result(0, 0), 0);
+	assert_int_equal(ds_ping_result(0, 0), 0);
+	assert_int_equal(atomic_load(&d->state), DS_ST_INACTIVE | DS_ST_PROBING);
 	assert_int_equal(ds_ping_result(0, 1), 0);
 	assert_int_equal(atomic_load(&d->state), DS_ST_INACTIVE);
 	/* ds_set_state by URI, as the MI command */
