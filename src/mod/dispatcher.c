@@ -293,7 +293,11 @@ static int do_select(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 
 	if (a[0].i < 0 || a[0].i > 0x7fffffffL)
 		return -1;
-	if (a[2].given && ds_flags_parse(a[2].s, &flags)) {
+	if (a[2].given && a[2].s.len && a[2].s.s[0] >= '0' && a[2].s.s[0] <= '9') {
+		/* Kamailio's third argument is the limit; OpenSIPS flags are letters */
+		max = a[2].i > 0 ? (unsigned)a[2].i : 0;
+		flags = DS_F_FAILOVER;	/* Kamailio keeps the others for ds_next_dst() */
+	} else if (a[2].given && ds_flags_parse(a[2].s, &flags)) {
 		LOG_ERR("ds_select: unknown flag in \"%.*s\" (f, u, d)", SY_FMT(a[2].s));
 		return -1;
 	}
@@ -481,10 +485,10 @@ static int w_ds_count(struct scr_ctx *ctx, const struct scr_arg *a)
 #define DS_NEXT (SCR_ROUTE_REQUEST | SCR_ROUTE_FAILURE)
 
 static const struct scr_fn ds_fns[] = {
-	{ "ds_select_dst", 2, 5, { SCR_ARG_INT, SCR_ARG_INT, SCR_ARG_STR, SCR_ARG_STR_OR_INT,
-				   SCR_ARG_INT }, DS_SEL, w_ds_select_dst },
-	{ "ds_select_domain", 2, 5, { SCR_ARG_INT, SCR_ARG_INT, SCR_ARG_STR, SCR_ARG_STR_OR_INT,
-				      SCR_ARG_INT }, DS_SEL, w_ds_select_domain },
+	{ "ds_select_dst", 2, 5, { SCR_ARG_INT, SCR_ARG_INT, SCR_ARG_STR_OR_INT,
+				   SCR_ARG_STR_OR_INT, SCR_ARG_INT }, DS_SEL, w_ds_select_dst },
+	{ "ds_select_domain", 2, 5, { SCR_ARG_INT, SCR_ARG_INT, SCR_ARG_STR_OR_INT,
+				      SCR_ARG_STR_OR_INT, SCR_ARG_INT }, DS_SEL, w_ds_select_domain },
 	{ "ds_next_dst", 0, 1, { SCR_ARG_STR }, DS_NEXT, w_ds_next_dst },
 	{ "ds_next_domain", 0, 1, { SCR_ARG_STR }, DS_NEXT, w_ds_next_domain },
 	{ "ds_mark_dst", 0, 2, { SCR_ARG_STR, SCR_ARG_STR }, DS_NEXT, w_ds_mark_dst },

@@ -507,6 +507,23 @@ onreply_route {
         assert want % path in out, (want % path, out)
 
 
+def test_kamailio_limit_argument():
+    a, b, c = peers(3)
+    lst = write_list(["1 sip:127.0.0.1:%d 0 30" % a.port, "1 sip:127.0.0.1:%d 0 20" % b.port,
+                      "1 sip:127.0.0.1:%d 0 10" % c.port])
+    # Kamailio's ds_select_dst(set, alg, limit): two destinations at most, failover kept
+    text = cfg(lst, 8).replace('ds_select_dst(1, 8, "f")', 'ds_select_dst("1", "8", "2")')
+    with Proxy(text) as px:
+        ua = UdpPeer(target=px.addr)
+        req = invite(ua, px)
+        ua.send(req)
+        a.reply(a.expect("INVITE"), 503)
+        b.reply(b.expect("INVITE", timeout=3), 503)
+        final(ua, req, 500)
+        c.expect_nothing(0.3, "INVITE")
+        px.wait_stat("tm_active", 0)
+
+
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
