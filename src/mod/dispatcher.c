@@ -15,6 +15,7 @@
 #include "mod/dispatcher.h"
 #include "proxy/proxy.h"
 #include "sip/auth.h"
+#include "tm/tm.h"
 
 static char *list_file, *db_url, *table_name, *attrs_avp;
 static int fo_slot = -1, attrs_slot = -1;
@@ -201,6 +202,19 @@ static int fo_get(struct scr_ctx *ctx, struct ds_failover *f)
 	return 0;
 }
 
+/* the record if there is a good one, without a word otherwise */
+static int fo_get_quiet(const struct scr_ctx *ctx, struct ds_failover *f)
+{
+	const struct scr_value *v;
+
+	if (fo_slot < 0)
+		return ENOENT;
+	v = &ctx->avps[fo_slot];
+	if (v->is_int || !v->s.len)
+		return ENOENT;
+	return ds_failover_decode(v->s, f);
+}
+
 static int fo_put(struct scr_ctx *ctx, const struct ds_failover *f)
 {
 	char tmp[DS_MAX_CAND * 11 + 40], *p;
@@ -215,6 +229,28 @@ static int fo_put(struct scr_ctx *ctx, const struct ds_failover *f)
 	ctx->avps[fo_slot].is_int = 0;
 	ctx->avps[fo_slot].s = sy_str_make(p, len);
 	return 0;
+}
+
+/* tm_trans_hook: a transaction whose record names a destination starts or ends relaying */
+static void ds_trans_hook(const struct scr_value *avps, int start)
+{
+	struct ds_failover f;
+
+	if (fo_slot < 0 || !avps || avps[fo_slot].is_int || !avps[fo_slot].s.len ||
+	    ds_failover_decode(avps[fo_slot].s, &f))
+		return;
+	ds_inflight_add(f.last, start ? 1 : -1);
+}
+
+/* failure_route moved the transaction from the record's old destination (had_old) to
+ * new_last: tm saw the start with the old record and will see the end with the new one */
+static void moved(const struct scr_ctx *ctx, int had_old, unsigned old_last, unsigned new_last)
+{
+	if (ctx->route_type != SCR_ROUTE_FAILURE || !ctx->host)
+		return;
+	if (had_old)
+		ds_inflight_add(old_last, -1);
+	ds_inflight_add(new_last, 1);
 }
 
 /* the R-URI with its host:port replaced by d's (ds_select_domain), into the arena */
@@ -328,7 +364,7 @@ static int do_select(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 	     : ds_select((unsigned)a[0].i, (int)a[1].i, flags | (domain ? DS_F_DOMAIN : 0), max,
 			 &k, &f);
 	if (rc == EINVAL) {
-		LOG_ERR("ds_select: algorithm %ld is not one of 0 1 2 3 4 5 6 8 9", a[1].i);
+		LOG_ERR("ds_select: algorithm %ld is not one of 0 1 2 3 4 5 6 8 9 10", a[1].i);
 		return -1;
 	}
 	if (rc == ENOENT) {
@@ -339,9 +375,18 @@ static int do_select(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 		return -1;	/* every destination of the set is down: the script decides */
 	if (!(flags & DS_F_FAILOVER))
 		f.n = 0;	/* the record still names the one in use, for ds_mark_dst() */
-	if ((rc = use_dest(ctx, f.last, domain)) || (rc = fo_put(ctx, &f))) {
-		LOG_ERR("ds_select: %s", strerror(rc));
-		return -1;
+	{
+		struct ds_failover old;
+		int had_old;
+
+		memset(&old, 0, sizeof(old));
+		had_old = fo_get_quiet(ctx, &old) == 0;
+
+		if ((rc = use_dest(ctx, f.last, domain)) || (rc = fo_put(ctx, &f))) {
+			LOG_ERR("ds_select: %s", strerror(rc));
+			return -1;
+		}
+		moved(ctx, had_old, old.last, f.last);
 	}
 	return 1;
 }
@@ -369,7 +414,7 @@ static int check_partition(const struct scr_arg *a)
 static int do_next(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 {
 	struct ds_failover f;
-	unsigned i;
+	unsigned i, old_last;
 	int rc;
 
 	if (check_partition(&a[0]) || fo_get(ctx, &f))
@@ -382,6 +427,7 @@ static int do_next(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 	}
 	if (i >= f.n)
 		return -1;
+	old_last = f.last;
 	f.last = f.cand[i];
 	memmove(f.cand, f.cand + i + 1, (f.n - i - 1) * sizeof(f.cand[0]));
 	f.n -= i + 1;
@@ -389,6 +435,7 @@ static int do_next(struct scr_ctx *ctx, const struct scr_arg *a, int domain)
 		LOG_ERR("ds_next: %s", strerror(rc));
 		return -1;
 	}
+	moved(ctx, 1, old_last, f.last);
 	return 1;
 }
 
@@ -518,6 +565,7 @@ static const struct scr_modparam ds_params[] = {
 
 static void ds_fini(void)
 {
+	tm_trans_hook = NULL;
 	ds_probe_stop();
 	ds_table_free();
 	loaded = 0;
@@ -560,6 +608,8 @@ static int ds_unit_init(void)
 	}
 	if (!rc)
 		rc = ds_probe_start();
+	if (!rc)
+		tm_trans_hook = ds_trans_hook;	/* algorithm 10's counts */
 	if (!hooked) {
 		atexit(ds_fini);
 		hooked = 1;

@@ -78,6 +78,7 @@ struct ds_dest {
 	atomic_uint state;	/* DS_ST_* */
 	atomic_uint fails;	/* failed pings (or ds_mark_dst("p") calls) in a row */
 	atomic_uint pending;	/* prober: sequence number of the unanswered ping, 0 none */
+	atomic_uint inflight;	/* transactions relayed to it and not ended (algorithm 10) */
 };
 
 struct ds_set {
@@ -133,6 +134,7 @@ int ds_flags_parse(sy_str s, unsigned *out);
 enum ds_alg {
 	DS_ALG_CALLID = 0, DS_ALG_FROM = 1, DS_ALG_TO = 2, DS_ALG_RURI = 3, DS_ALG_RR = 4,
 	DS_ALG_AUTHUSER = 5, DS_ALG_RANDOM = 6, DS_ALG_FIRST = 8, DS_ALG_WEIGHT = 9,
+	DS_ALG_LOAD = 10,
 };
 
 /* What a selection hashes (algorithms 0-3 and 5); the message's values in production, any
@@ -149,6 +151,11 @@ int ds_select(unsigned setid, int alg, unsigned flags, unsigned max, const struc
 	      struct ds_failover *f);
 /* hash of a key as the algorithms use it (stable across runs and builds) */
 uint32_t ds_hash(sy_str s);
+
+/* algorithm 10's count: d = +1 when a transaction carrying idx as the destination in use
+ * starts relaying (or failure_route moves on to idx), -1 when it ends (or moves away); never
+ * below 0 */
+void ds_inflight_add(unsigned idx, int d);
 
 /* state changes: any thread. ds_mark: 'a' active, 'i' inactive, 'p' probing (counted: set
  * after probing_threshold calls). 1 when the state changed, 0 not, -1 bad idx. */

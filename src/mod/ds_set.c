@@ -177,6 +177,7 @@ int ds_table_add(const struct ds_new *nd, const char **why)
 	atomic_init(&d->state, nd->state & (DS_ST_INACTIVE | DS_ST_PROBING));
 	atomic_init(&d->fails, 0);
 	atomic_init(&d->pending, 0);
+	atomic_init(&d->inflight, 0);
 	d->uri.s = dup_str(nd->uri);
 	d->uri.len = nd->uri.len;
 	d->socket.s = dup_str(nd->socket);
@@ -487,6 +488,26 @@ int ds_select(unsigned setid, int alg, unsigned flags, unsigned max, const struc
 	case DS_ALG_FIRST:
 		pos = 0;
 		break;
+	case DS_ALG_LOAD: {
+		/* the active one with the fewest transactions in flight; ties go round, from a
+		 * cursor, so an idle set is used evenly */
+		unsigned best = ~0u, start = (unsigned)(atomic_fetch_add_explicit(
+				&s->rr_next, 1, memory_order_relaxed) % n);
+
+		pos = start;
+		for (i = 0; i < n; i++) {
+			unsigned p = (start + i) % n, load;
+
+			if (!usable(s->d[p]))
+				continue;
+			load = atomic_load_explicit(&dests[s->d[p]].inflight, memory_order_relaxed);
+			if (load < best) {
+				best = load;
+				pos = p;
+			}
+		}
+		break;
+	}
 	case DS_ALG_RR:
 	case DS_ALG_WEIGHT:
 	cursor: {
@@ -542,6 +563,22 @@ int ds_select(unsigned setid, int alg, unsigned flags, unsigned max, const struc
 	if (max && f->n + 1 > max)
 		f->n = max - 1;
 	return 0;
+}
+
+void ds_inflight_add(unsigned idx, int d)
+{
+	struct ds_dest *x = ds_dest_get(idx);
+	unsigned v;
+
+	if (!x)
+		return;
+	if (d > 0) {
+		atomic_fetch_add(&x->inflight, 1);
+		return;
+	}
+	v = atomic_load(&x->inflight);
+	while (v && !atomic_compare_exchange_weak(&x->inflight, &v, v - 1))
+		;
 }
 
 int ds_mark(unsigned idx, char state)

@@ -387,6 +387,10 @@ static int tm_save_request(struct tm_trans *t, const struct scr_ctx *ctx)
 		t->nedits = ctx->edits->n;
 	}
 	tm_ctx_to_trans(ctx, t);
+	if (tm_trans_hook && !t->hooked) {
+		t->hooked = 1;
+		tm_trans_hook(t->avps, 1);
+	}
 	return 0;
 }
 

@@ -151,6 +151,7 @@ struct tm_trans {
 	int cancelled;
 	int in_failure;
 	int maxfwd_done;	/* the script already decremented Max-Forwards in its edits */
+	int hooked;		/* tm_trans_hook saw its start: it sees its end too */
 
 	/* script state kept across routes */
 	int on_reply, on_failure, on_branch;

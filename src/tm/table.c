@@ -25,6 +25,7 @@ static atomic_uint tm_zombies;	/* of tm_active, how many are zombies (zombie.c) 
 static uint32_t tm_salt;
 
 int (*tm_send_fn)(const struct sy_dest *dst, const char *buf, size_t len) = px_send;
+void (*tm_trans_hook)(const struct scr_value *avps, int start);
 
 static void tm_table_destroy(struct tm_table *tb);
 
@@ -360,6 +361,9 @@ void tm_trans_free(struct tm_trans *t)
 
 	if (!t->in_use)
 		return;
+	if (t->hooked && tm_trans_hook)
+		tm_trans_hook(t->avps, 0);
+	t->hooked = 0;
 	tm_server_stop(t);
 	for (i = 0; i < t->nbr; i++)
 		tm_branch_release(tb, t->br[i]);

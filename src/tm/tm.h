@@ -64,6 +64,13 @@ int tm_was_cancelled(const struct scr_ctx *ctx);
  * was), "branch" (the last reply of the current branch was a local timeout), "any" */
 int tm_local_replied(const struct scr_ctx *ctx, sy_str mode);
 
+/* For units that count transactions in flight by what the script stored in $avps (the
+ * dispatcher's algorithm 10): called on the owner worker with the transaction's $avp slots
+ * (NULL when none is set), start = 1 once when the transaction first relays (its $avps just
+ * saved), start = 0 once when it ends (freed, or compacted to a zombie). Set before workers
+ * start; NULL: none. */
+extern void (*tm_trans_hook)(const struct scr_value *avps, int start);
+
 /* transactions alive in the whole process (all workers) */
 unsigned tm_count(void);
 

@@ -308,7 +308,7 @@ route {
 		sl_send_reply(503, "No Set");
 		exit;
 	}
-	if ($rU == "noalg" && !ds_select_dst(1, 10)) {
+	if ($rU == "noalg" && !ds_select_dst(1, 7)) {
 		sl_send_reply(503, "No Alg");
 		exit;
 	}
@@ -322,7 +322,7 @@ route {
         ua.send(make_request("OPTIONS", "sip:noalg@example.com", ua.hostport()))
         assert ua.expect(503).reason == "No Alg"
         err = px.stop()
-        assert "no destination set 7" in err and "algorithm 10" in err, err
+        assert "no destination set 7" in err and "algorithm 7" in err, err
 
 
 def test_example_config_checks():
@@ -521,6 +521,45 @@ def test_kamailio_limit_argument():
         b.reply(b.expect("INVITE", timeout=3), 503)
         final(ua, req, 500)
         c.expect_nothing(0.3, "INVITE")
+        px.wait_stat("tm_active", 0)
+
+
+def test_least_in_flight():
+    gws = peers(2)
+    lst = write_list(["1 sip:127.0.0.1:%d" % g.port for g in gws])
+    with Proxy(cfg(lst, 10)) as px:
+        ua = UdpPeer(target=px.addr)
+
+        def new_call():
+            req = invite(ua, px)
+            ua.send(req)
+            cid = req.split("Call-ID: ", 1)[1].split("\r\n", 1)[0]
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                for i, g in enumerate(gws):
+                    m = g.recv(timeout=0.02)
+                    if m is not None and m.method == "INVITE" and m.call_id == cid:
+                        g.reply(m, 180)
+                        return req, i, m
+            raise AssertionError("INVITE not relayed")
+
+        calls = [new_call()]             # both idle: either one
+        calls.append(new_call())         # the first has one in flight: the other one
+        assert calls[1][1] != calls[0][1], calls
+        calls.append(new_call())         # one each: either; that one, p, has two now
+        p = calls[2][1]
+        # p's two calls end: p has none in flight, the other still one. Without the end
+        # being counted p would stay at two and the next call would go to the other.
+        for req, i, m in [c for c in calls if c[1] == p]:
+            gws[i].reply(m, 486)
+            final(ua, req, 486)
+        time.sleep(1.5)                  # the transactions end (wt_timer 1 s)
+        calls = [c for c in calls if c[1] != p]
+        calls.append(new_call())
+        assert calls[-1][1] == p, (p, calls[-1][1])
+        for req, i, m in calls:
+            gws[i].reply(m, 486)
+            final(ua, req, 486)
         px.wait_stat("tm_active", 0)
 
 

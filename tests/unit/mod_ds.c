@@ -64,6 +64,7 @@ static void reset_states(void)
 		atomic_store(&ds_dest_get(i)->state, 0);
 		atomic_store(&ds_dest_get(i)->fails, 0);
 		atomic_store(&ds_dest_get(i)->pending, 0);
+		atomic_store(&ds_dest_get(i)->inflight, 0);
 	}
 }
 
@@ -209,6 +210,39 @@ static void test_auth_user_hash(void **state)
 	k.authuser = SY_NULL_STR;
 	a = pick(1, DS_ALG_AUTHUSER, 0, &k);
 	b = pick(1, DS_ALG_AUTHUSER, 0, &k);
+	assert_int_not_equal(a, b);
+}
+
+static void test_least_in_flight(void **state)
+{
+	unsigned a, b;
+
+	(void)state;
+	reset_states();
+	ds_inflight_add(0, 1);
+	ds_inflight_add(0, 1);
+	ds_inflight_add(2, 1);
+	/* {2, 0, 1}: the idle one, whatever the cursor */
+	assert_int_equal(pick(1, DS_ALG_LOAD, 0, NULL), 1);
+	assert_int_equal(pick(1, DS_ALG_LOAD, 0, NULL), 1);
+	ds_inflight_add(1, 1);
+	ds_inflight_add(1, 1);
+	/* {2, 2, 1} */
+	assert_int_equal(pick(1, DS_ALG_LOAD, 0, NULL), 2);
+	/* the least loaded one down: the next least */
+	ds_mark(2, 'i');
+	a = pick(1, DS_ALG_LOAD, 0, NULL);
+	assert_true(a == 0 || a == 1);
+	reset_states();
+	/* counts never go below 0; ties go round */
+	ds_inflight_add(0, -1);
+	assert_int_equal(atomic_load(&ds_dest_get(0)->inflight), 0);
+	ds_inflight_add(0, -1);
+	ds_inflight_add(0, 1);
+	assert_int_equal(atomic_load(&ds_dest_get(0)->inflight), 1);
+	ds_inflight_add(0, -1);
+	a = pick(1, DS_ALG_LOAD, 0, NULL);
+	b = pick(1, DS_ALG_LOAD, 0, NULL);
 	assert_int_not_equal(a, b);
 }
 
@@ -568,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_hash_callid_stable),
 		cmocka_unit_test(test_hash_uris),
 		cmocka_unit_test(test_auth_user_hash),
+		cmocka_unit_test(test_least_in_flight),
 		cmocka_unit_test(test_round_robin_even),
 		cmocka_unit_test(test_weighted_round_robin),
 		cmocka_unit_test(test_weight_distribution),
