@@ -1,7 +1,7 @@
 /* mi.c: the JSON-RPC 2.0 side of POST /mi (https://www.jsonrpc.org/specification) with
  * OpenSIPS 3.x MI command names and result shapes: uptime, version, which, get_statistics,
  * reset_statistics, list_statistics, reset_all_statistics, ul_dump, ul_show_contact, ul_rm,
- * ps. One request object per body; errors are JSON-RPC error objects (-32700 parse error,
+ * ps, ds_list, ds_set_state. One request object per body; errors are JSON-RPC error objects (-32700 parse error,
  * -32600 invalid request, -32601 method not found, -32602 invalid params, -32603 internal
  * error; 404 "AOR not found" as OpenSIPS). Runs on the management thread only. */
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "core/version.h"
 #include "mgmt/json.h"
 #include "mgmt/mgmt.h"
+#include "mod/dispatcher.h"
 #include "mod/usrloc.h"
 
 #define E_PARSE (-32700)
@@ -449,7 +450,133 @@ static int mi_ul_rm(const struct mgmt_json_tok *t, int params, struct mgmt_buf *
 	return 0;
 }
 
+/* ---- dispatcher. The destination table is immutable after load and each state is an
+ * atomic (docs/internals.md), so the management thread reads it without a lock. */
+
+static const char *ds_state_name(unsigned st)
+{
+	return st & DS_ST_INACTIVE ? "Inactive" : st & DS_ST_PROBING ? "Probing" : "Active";
+}
+
+/* ds_list [full]: OpenSIPS 3.x's shape, one "default" partition, sets in the order their
+ * first destination was loaded */
+static int mi_ds_list(const struct mgmt_json_tok *t, int params, struct mgmt_buf *out,
+		      const char **msg)
+{
+	unsigned n = ds_dest_count(), i, j, k;
+	int full = 0, f = -1, firstset = 1;
+
+	if (params >= 0 && t[params].n != 0) {
+		long long v = 0;
+
+		if (t[params].type == MGMT_JSON_OBJECT)
+			f = mgmt_json_get(t, (unsigned)params, "full");
+		else if (t[params].n == 1)
+			f = params + 1;
+		if (f < 0 || (t[f].type != MGMT_JSON_TRUE && t[f].type != MGMT_JSON_FALSE &&
+			      mgmt_json_int(&t[f], &v))) {
+			*msg = "expected the optional param full (number or boolean)";
+			return E_PARAMS;
+		}
+		full = t[f].type == MGMT_JSON_TRUE || v != 0;
+	}
+	mgmt_buf_puts(out, "{\"PARTITIONS\":[{\"name\":\"default\",\"SETS\":[");
+	for (i = 0; i < n; i++) {
+		const struct ds_dest *d = ds_dest_get(i);
+		int first = 1;
+
+		for (j = 0; j < i && ds_dest_get(j)->setid != d->setid; j++)
+			;
+		if (j < i)
+			continue;	/* this set was written already */
+		mgmt_buf_printf(out, "%s{\"id\":%u,\"Destinations\":[", firstset ? "" : ",",
+				d->setid);
+		firstset = 0;
+		for (k = i; k < n; k++) {
+			const struct ds_dest *e = ds_dest_get(k);
+
+			if (e->setid != d->setid)
+				continue;
+			mgmt_buf_puts(out, first ? "{" : ",{");
+			first = 0;
+			kv_str(out, "URI", e->uri, 0);
+			mgmt_buf_printf(out, ",\"state\":\"%s\"",
+					ds_state_name(atomic_load(&e->state)));
+			if (full) {
+				mgmt_buf_printf(out, ",\"weight\":%u,\"priority\":%d", e->weight,
+						e->priority);
+				kv_str(out, "socket", e->socket, 1);
+				kv_str(out, "attr", e->attrs, 1);
+				kv_str(out, "description", e->description, 1);
+			}
+			mgmt_buf_puts(out, "}");
+		}
+		mgmt_buf_puts(out, "]}");
+	}
+	mgmt_buf_puts(out, "]}]}");
+	return 0;
+}
+
+/* ds_set_state state group address [partition]: state a/i/p (as ds_mark_dst), the address as
+ * in the table, with or without "sip:" */
+static int mi_ds_set_state(const struct mgmt_json_tok *t, int params, struct mgmt_buf *out,
+			   const char **msg)
+{
+	int ts = -1, tg = -1, ta = -1, tp = -1;
+	char state[4], addr[256], part[32];
+	size_t ns, na, np;
+	long long group;
+	int rc;
+
+	if (params >= 0 && t[params].type == MGMT_JSON_OBJECT) {
+		ts = mgmt_json_get(t, (unsigned)params, "state");
+		tg = mgmt_json_get(t, (unsigned)params, "group");
+		ta = mgmt_json_get(t, (unsigned)params, "address");
+		tp = mgmt_json_get(t, (unsigned)params, "partition");
+	} else if (params >= 0 && (t[params].n == 3 || t[params].n == 4)) {
+		ts = params + 1;
+		tg = (int)t[ts].end;
+		ta = (int)t[tg].end;
+		if (t[params].n == 4)
+			tp = (int)t[ta].end;
+	}
+	if (ts < 0 || tg < 0 || ta < 0 || mgmt_json_str(&t[ts], state, sizeof(state), &ns) ||
+	    ns != 1 || mgmt_json_int(&t[tg], &group) || group < 0 || group > 0xffffffffLL ||
+	    mgmt_json_str(&t[ta], addr + 4, sizeof(addr) - 4, &na)) {
+		*msg = "expected params state (a, i or p), group (number) and address (string)";
+		return E_PARAMS;
+	}
+	if (tp >= 0 && (mgmt_json_str(&t[tp], part, sizeof(part), &np) || np != 7 ||
+			memcmp(part, "default", 7) != 0)) {
+		*msg = "unknown partition (only \"default\")";
+		return E_PARAMS;
+	}
+	if (!strchr("aAiIpP", state[0]) || !state[0]) {
+		*msg = "state must be a, i or p";
+		return E_PARAMS;
+	}
+	if (na >= 4 && (memcmp(addr + 4, "sip:", 4) == 0 || memcmp(addr + 4, "sips", 4) == 0)) {
+		memmove(addr, addr + 4, na);
+	} else {
+		memcpy(addr, "sip:", 4);
+		na += 4;
+	}
+	rc = ds_set_state((unsigned)group, sy_str_make(addr, na), state[0]);
+	if (rc == ENOENT) {
+		*msg = "destination not found";
+		return 404;
+	}
+	if (rc) {
+		*msg = "state not changed";
+		return E_INTERNAL;
+	}
+	mgmt_buf_puts(out, "\"OK\"");
+	return 0;
+}
+
 static const struct mi_cmd cmds[] = {
+	{ "ds_list", mi_ds_list },
+	{ "ds_set_state", mi_ds_set_state },
 	{ "get_statistics", mi_get_statistics },
 	{ "list_statistics", mi_list_statistics },
 	{ "ps", mi_ps },
