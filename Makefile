@@ -16,7 +16,7 @@ STRICT  := -std=c11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Isrc
 CFLAGS  ?=
 ALL_CFLAGS = $(STRICT) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP
-LDLIBS  = -lpthread -lsqlite3 -lssl -lcrypto
+LDLIBS  = -lpthread -lsqlite3 -lhiredis -lssl -lcrypto
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # subsystems in link order (a library may use only those after it)

@@ -141,6 +141,8 @@ static int copy_out(const struct ul_record *r, int64_t now, struct sy_arena *a,
 	return 0;
 }
 
+static void free_record(struct ul_record *r);
+
 static int load_one(const struct store_binding *b, void *arg)
 {
 	struct ul_shard *sh;
@@ -170,6 +172,86 @@ static int load_one(const struct store_binding *b, void *arg)
 	return 0;
 }
 
+/* by last_modified, oldest first: the table's order (most recently added last) */
+static int cmp_modified(const void *a, const void *b)
+{
+	const struct store_binding *x = a, *y = b;
+
+	return (x->last_modified > y->last_modified) - (x->last_modified < y->last_modified);
+}
+
+int ul_replace_aor(sy_str aor, const struct store_binding *b, unsigned n)
+{
+	struct ul_shard *sh;
+	struct ul_record **pp, *fresh = NULL, *old = NULL;
+	struct ul_contact **tail;
+	struct store_binding *v = NULL;
+	uint32_t h = hash_aor(aor);
+	unsigned i;
+	int err = 0;
+
+	if (!shards || !aor.len || (n && !b))
+		return EINVAL;
+	/* everything is built before the lock: the shard is held only for the swap */
+	if (n) {
+		v = malloc((size_t)n * sizeof(*v));
+		fresh = calloc(1, sizeof(*fresh) + aor.len);
+		if (!v || !fresh) {
+			err = ENOMEM;
+			goto out;
+		}
+		memcpy(v, b, (size_t)n * sizeof(*v));
+		qsort(v, n, sizeof(*v), cmp_modified);
+		fresh->hash = h;
+		fresh->aor_len = aor.len;
+		memcpy(fresh->aor, aor.s, aor.len);
+		tail = &fresh->contacts;
+		for (i = 0; i < n; i++) {
+			struct ul_contact *c = contact_new(&v[i], sy_str_make(fresh->aor,
+									     fresh->aor_len));
+			if (!c) {
+				err = ENOMEM;
+				goto out;
+			}
+			/* the connection and the socket were the other node's */
+			c->b.conn_id = 0;
+			c->b.listen_idx = -1;
+			*tail = c;
+			tail = &c->next;
+		}
+	}
+	sh = shard_of(h);
+	pthread_rwlock_wrlock(&sh->lock);
+	pp = find_rec(sh, h, aor);
+	old = *pp;
+	if (fresh) {
+		fresh->next = old ? old->next : NULL;
+		*pp = fresh;
+		fresh = NULL;
+	} else if (old) {
+		*pp = old->next;
+	}
+	pthread_rwlock_unlock(&sh->lock);
+out:
+	if (old)
+		free_record(old);
+	if (fresh)
+		free_record(fresh);
+	free(v);
+	return err;
+}
+
+static int replace_cb(sy_str aor, const struct store_binding *b, unsigned n, void *arg)
+{
+	int err;
+
+	(void)arg;
+	if ((err = ul_replace_aor(aor, b, n)) != 0)
+		LOG_ERR("usrloc: bindings of %.*s from the shared store not applied: %s",
+			SY_FMT(aor), strerror(err));
+	return 0;
+}
+
 int ul_init(const char *db_url)
 {
 	unsigned i;
@@ -196,6 +278,9 @@ int ul_init(const char *db_url)
 		/* before workers start: nothing else touches the table, and the load adds to
 		 * what memory-only saves may hold (none in practice) */
 		if ((err = store_load(ul_store, ul_now(), load_one, NULL)) != 0)
+			goto out;
+		/* a shared store (Redis): other nodes' changes replace AORs from now on */
+		if ((err = store_watch(ul_store, replace_cb, NULL)) != 0)
 			goto out;
 	}
 out:
@@ -696,9 +781,8 @@ static int set_db_url(const struct scr_arg *v, const char **err)
 	}
 	memcpy(s, v->s.s, v->s.len);
 	s[v->s.len] = '\0';
-	if (strncmp(s, "sqlite://", 9) != 0 || s[9] == '\0') {
+	if (store_url_check(s, err) != 0) {
 		free(s);
-		*err = "db_url must be sqlite:///absolute/path or sqlite://relative/path";
 		return EINVAL;
 	}
 	free(db_url_param);
@@ -760,6 +844,8 @@ static const struct scr_fn ul_fns[] = {
 
 static const struct scr_modparam ul_params[] = {
 	{ "db_url", SCR_PARAM_STR, set_db_url },
+	/* OpenSIPS 3.x names the shared (NoSQL) location back end cachedb_url */
+	{ "cachedb_url", SCR_PARAM_STR, set_db_url },
 	{ "timer_interval", SCR_PARAM_INT, set_timer_interval },
 	{ "nat_bflag", SCR_PARAM_STR, set_nat_bflag },
 	{ NULL, SCR_PARAM_INT, NULL },

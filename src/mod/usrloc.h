@@ -15,7 +15,7 @@
 
 #define UL_SHARDS 64u
 
-/* the "usrloc" script unit: modparam("usrloc", "db_url" | "timer_interval", ...) */
+/* the "usrloc" script unit: modparam("usrloc", "db_url" | "cachedb_url" | "timer_interval", ...) */
 extern const struct scr_unit ul_unit;
 
 /* Unix seconds; tests replace the clock (NULL restores time()) */
@@ -66,6 +66,11 @@ int ul_update(sy_str aor, const struct ul_change *ch, unsigned n, int star, sy_s
 /* The unexpired bindings of aor, copied into a, in the table's order (most recently added
  * last). 0, ENOENT (none), ENOMEM (arena full). */
 int ul_get(sy_str aor, struct sy_arena *a, struct store_binding **out, unsigned *nout);
+
+/* Make aor's bindings exactly b[0..n) (n 0: none), without writing them to the store: the
+ * shared store's subscriber hands over what another node wrote. Connection id and listen
+ * index are reset (they were the other node's). 0, EINVAL, ENOMEM (the table unchanged). */
+int ul_replace_aor(sy_str aor, const struct store_binding *b, unsigned n);
 
 /* Remove every binding of aor (MI ul_rm): 0 or ENOENT */
 int ul_remove_aor(sy_str aor);

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
-#include "store/store.h"
+#include "store/backend.h"
 
 /* past this many queued jobs the back end is declared behind and store_submit() says EAGAIN:
  * memory stays bounded and the registrar answers 500 rather than lying about persistence */
@@ -24,7 +24,7 @@ struct store_job {
 	struct store_op ops[];	/* followed by the copied strings */
 };
 
-struct store {
+struct store_sqlite {
 	sqlite3 *rd;		/* start-up reads, store_count */
 	sqlite3 *wr;		/* writer thread only */
 	sqlite3_stmt *ins, *del, *del_aor, *purge;
@@ -124,7 +124,7 @@ static int run_stmt(sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : EIO;
 }
 
-static int apply_op(struct store *st, const struct store_op *op)
+static int apply_op(struct store_sqlite *st, const struct store_op *op)
 {
 	const struct store_binding *b = &op->b;
 	sqlite3_stmt *s;
@@ -166,7 +166,7 @@ static int apply_op(struct store *st, const struct store_op *op)
 }
 
 /* one job, one transaction: all of a REGISTER's changes or none */
-static int apply_job(struct store *st, const struct store_job *j)
+static int apply_job(struct store_sqlite *st, const struct store_job *j)
 {
 	unsigned i;
 	int err;
@@ -186,7 +186,7 @@ static int apply_job(struct store *st, const struct store_job *j)
 
 static void *writer_main(void *arg)
 {
-	struct store *st = arg;
+	struct store_sqlite *st = arg;
 	struct store_job *batch, *j;
 
 	pthread_mutex_lock(&st->mu);
@@ -227,9 +227,9 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s)
 	return 0;
 }
 
-int store_open(const char *url, struct store **out)
+int store_sqlite_open(const char *url, struct store_sqlite **out)
 {
-	struct store *st = NULL;
+	struct store_sqlite *st = NULL;
 	const char *path;
 	int err;
 
@@ -283,11 +283,11 @@ int store_open(const char *url, struct store **out)
 	*out = st;
 	st = NULL;
 out:
-	store_close(st);
+	store_sqlite_close(st);
 	return err;
 }
 
-void store_close(struct store *st)
+void store_sqlite_close(struct store_sqlite *st)
 {
 	if (!st)
 		return;
@@ -311,7 +311,7 @@ void store_close(struct store *st)
 	free(st);
 }
 
-int store_submit(struct store *st, const struct store_op *ops, unsigned n)
+int store_sqlite_submit(struct store_sqlite *st, const struct store_op *ops, unsigned n)
 {
 	struct store_job *j;
 	size_t sz;
@@ -354,7 +354,7 @@ int store_submit(struct store *st, const struct store_op *ops, unsigned n)
 	return 0;
 }
 
-int store_flush(struct store *st)
+int store_sqlite_flush(struct store_sqlite *st)
 {
 	uint64_t target;
 	int failed;
@@ -384,7 +384,7 @@ static sy_str col_str(sqlite3_stmt *s, int i)
 	return r;
 }
 
-int store_load(struct store *st, int64_t now, store_load_cb cb, void *arg)
+int store_sqlite_load(struct store_sqlite *st, int64_t now, store_load_cb cb, void *arg)
 {
 	sqlite3_stmt *s = NULL;
 	int rc, err = 0;
@@ -431,7 +431,7 @@ out:
 	return err;
 }
 
-int store_count(struct store *st, unsigned long *out)
+int store_sqlite_count(struct store_sqlite *st, unsigned long *out)
 {
 	sqlite3_stmt *s = NULL;
 	int err;

@@ -1,6 +1,7 @@
-/* store.h: persistent back end of the location service (usrloc), SQLite embedded.
+/* store.h: persistent back end of the location service (usrloc): SQLite embedded
+ * (src/store/sqlite.c) or Redis shared between nodes (src/store/redis.c), chosen by the url.
  * The in-memory table (src/mod/usrloc.c) is the authority; the store is a write-through copy
- * that lets bindings survive a restart. Writes never block the caller: store_submit() copies the
+ * that lets bindings survive a restart (and, with Redis, reach the other nodes). Writes never block the caller: store_submit() copies the
  * operations into a job and a helper thread applies each job in one SQLite transaction, so one
  * REGISTER's changes land whole or not at all. Reads (store_load) are synchronous and meant for
  * start-up only. */
@@ -55,10 +56,26 @@ struct store_op {
 	struct store_binding b;
 };
 
+/* The value a binding is kept as in Redis (a hash field per contact): every field, numbers in
+ * decimal, strings length-prefixed so any byte may appear in them. store_binding_enc_len() is
+ * an upper bound of the encoding's size; store_binding_encode() writes it into buf (cap bytes)
+ * and returns its length, 0 when cap is too small. store_binding_decode() is the zero-copy
+ * inverse (strings point into p; conn_id 0, listen_idx -1): 0, or EBADMSG for anything that is
+ * not exactly one encoding. Leaf code: no allocation, no logging. */
+size_t store_binding_enc_len(const struct store_binding *b);
+size_t store_binding_encode(const struct store_binding *b, char *buf, size_t cap);
+int store_binding_decode(const char *p, size_t len, struct store_binding *out);
+
 struct store;
 
-/* Open (creating the file and table when needed) the database named by url:
- * "sqlite:///abs/path.db" or "sqlite://relative/path.db"; starts the writer thread.
+/* Is url one store_open() accepts? 0, or EINVAL with *why set to a one-line reason (for the
+ * modparam's file:line:col error at load). */
+int store_url_check(const char *url, const char **why);
+
+/* Open the store named by url and start its writer thread:
+ * "sqlite:///abs/path.db" or "sqlite://relative/path.db" (file and table created when needed);
+ * "redis://host[:port][/db]" (port 6379 and db 0 by default; an unreachable server is not an
+ * error: writes wait for it, see store_watch).
  * 0, EINVAL (bad url), EIO (SQLite could not open or create it), ENOMEM. *out owned by the
  * caller, released by store_close(). */
 int store_open(const char *url, struct store **out);
@@ -82,5 +99,13 @@ int store_flush(struct store *st);
 
 /* Number of rows in the table (tests and ul_dump); 0 or EIO. */
 int store_count(struct store *st, unsigned long *out);
+
+/* Changes made by other nodes (Redis): cb gets an AOR's whole current binding set (n may be
+ * 0: the AOR has none left) each time another node changed it, and every AOR of the store
+ * after each (re)connection, so a node that missed messages converges. It runs on the store's
+ * subscriber thread (never a worker); strings are valid during the call only. Call once,
+ * after store_load. SQLite: nothing to watch, 0. Otherwise 0 or ENOMEM/EAGAIN. */
+typedef int (*store_aor_cb)(sy_str aor, const struct store_binding *b, unsigned n, void *arg);
+int store_watch(struct store *st, store_aor_cb cb, void *arg);
 
 #endif
