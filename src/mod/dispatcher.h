@@ -200,6 +200,10 @@ int ds_load_db(const char *url, const char *table, FILE *err);
  * 0 or errno. Stopped and joined at exit. */
 int ds_probe_start(void);
 void ds_probe_stop(void);
+/* the Via branch of ping (idx, seq): "z9hG4bKdsp.<idx>.<seq>.<mac>", mac 16 hex digits of
+ * HMAC-SHA256 under a random per-process key, so a reply cannot be made without having seen
+ * that ping. 0, ENOSPC or EIO (no randomness) */
+int ds_probe_branch(unsigned idx, unsigned seq, char *buf, size_t cap);
 /* one round without the thread (tests): send pings, count the unanswered ones as failed */
 int ds_probe_round(int fd, const struct sy_addr *local);
 /* a reply received by the prober from `from` (NULL: on our own connection to the

@@ -24,11 +24,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* SHA256_* rather than EVP/HMAC(): on this helper thread EVP and RAND leave per-thread
+ * OpenSSL state that nothing frees when the thread ends (ASan reports it at exit); the
+ * low-level functions keep their context on the stack (as auth_digest.c does) */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <sys/random.h>
+
 #include "core/log.h"
 #include "mod/dispatcher.h"
 #include "tp/tp.h"
 
 #define DS_BRANCH_PFX "z9hG4bKdsp."
+#define DS_MAC_HEX 16	/* 64 bits of HMAC-SHA256 in the branch */
 
 static atomic_uint ping_seq;
 static pthread_t thr;
@@ -49,6 +58,66 @@ static int eligible(const struct ds_dest *d)
 	if (d->proto != SY_PROTO_UDP && d->proto != SY_PROTO_TCP)
 		return 0;
 	return (st & DS_ST_PROBING) || ds_cfg.probing_mode == 1 || (d->lflags & DS_LF_PING);
+}
+
+/* The ping's branch carries a MAC of (idx, seq) under a random per-process key: idx and seq
+ * alone are guessable (seq counts up by one per ping, so a destination that sees its own
+ * pings knows the others'), and a reply is accepted from any port of the destination's IP,
+ * so without it any host behind that IP, or anyone able to spoof it over UDP, could answer
+ * for a destination it is not. The key is made once, on first use (the prober thread, or a
+ * test); RFC 3261 §8.1.1.7 only asks the branch to be unique and start with the cookie. */
+static unsigned char mac_key[32];
+static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
+static int mac_ok;
+
+static void mac_init(void)
+{
+	mac_ok = getrandom(mac_key, sizeof(mac_key), 0) == (ssize_t)sizeof(mac_key);
+}
+
+/* HMAC-SHA256 (RFC 2104) of idx | seq, its first DS_MAC_HEX / 2 octets in hex */
+static int branch_mac(unsigned idx, unsigned seq, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	unsigned char msg[8], pad[64], md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
+	unsigned i;
+	int ok;
+
+	pthread_once(&mac_once, mac_init);
+	if (!mac_ok)
+		return EIO;
+	for (i = 0; i < 4; i++) {
+		msg[i] = (unsigned char)(idx >> (24 - 8 * i));
+		msg[4 + i] = (unsigned char)(seq >> (24 - 8 * i));
+	}
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < sizeof(mac_key) ? mac_key[i] : 0) ^ 0x36);
+	ok = SHA256_Init(&c) && SHA256_Update(&c, pad, 64) && SHA256_Update(&c, msg, 8) &&
+	     SHA256_Final(md, &c);
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < sizeof(mac_key) ? mac_key[i] : 0) ^ 0x5c);
+	ok = ok && SHA256_Init(&c) && SHA256_Update(&c, pad, 64) &&
+	     SHA256_Update(&c, md, sizeof(md)) && SHA256_Final(md, &c);
+	OPENSSL_cleanse(pad, sizeof(pad));
+	if (!ok)
+		return EIO;
+	for (i = 0; i < DS_MAC_HEX / 2; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	return 0;
+}
+
+int ds_probe_branch(unsigned idx, unsigned seq, char *buf, size_t cap)
+{
+	char mac[DS_MAC_HEX];
+	int n;
+
+	if (branch_mac(idx, seq, mac))
+		return EIO;
+	n = snprintf(buf, cap, DS_BRANCH_PFX "%u.%u.%.*s", idx, seq, DS_MAC_HEX, mac);
+	return n > 0 && (size_t)n < cap ? 0 : ENOSPC;
 }
 
 /* the Via sent-by of a local address: IP ([v6]) and port */
@@ -79,24 +148,24 @@ static void log_change(const struct ds_dest *d, int ok)
 static int build_ping(const struct sy_addr *la, struct ds_dest *d, const char *transport,
 		      char *buf, size_t cap, size_t *len)
 {
-	char hp[80];
+	char hp[80], br[64];
 	unsigned seq = atomic_fetch_add(&ping_seq, 1) + 1;
 	int n;
 
 	if (!seq)
 		seq = atomic_fetch_add(&ping_seq, 1) + 1;	/* 0 means "none pending" */
-	if (hostport(la, hp, sizeof(hp)))
+	if (hostport(la, hp, sizeof(hp)) || ds_probe_branch(d->idx, seq, br, sizeof(br)))
 		return ENOSPC;
 	n = snprintf(buf, cap,
 		     "%s %.*s SIP/2.0\r\n"
-		     "Via: SIP/2.0/%s %s;branch=" DS_BRANCH_PFX "%u.%u;rport\r\n"
+		     "Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
 		     "Max-Forwards: %d\r\n"
 		     "From: <%s>;tag=dsp%u\r\n"
 		     "To: <%.*s>\r\n"
 		     "Call-ID: dsp.%u.%u@%s\r\n"
 		     "CSeq: %u %s\r\n"
 		     "Content-Length: 0\r\n\r\n",
-		     ds_cfg.ping_method, SY_FMT(d->uri), transport, hp, d->idx, seq,
+		     ds_cfg.ping_method, SY_FMT(d->uri), transport, hp, br,
 		     ds_cfg.ping_maxfwd >= 0 ? ds_cfg.ping_maxfwd : 70, ds_cfg.ping_from, seq,
 		     SY_FMT(d->uri), d->idx, seq, hp, seq, ds_cfg.ping_method);
 	if (n <= 0 || (size_t)n >= cap)
@@ -217,11 +286,12 @@ int ds_probe_round(int fd, const struct sy_addr *la)
 	return 0;
 }
 
-/* "z9hG4bKdsp.<idx>.<seq>" -> idx, seq */
+/* "z9hG4bKdsp.<idx>.<seq>.<mac>" -> idx, seq when the MAC is the one we made for them */
 static int parse_branch(sy_str b, unsigned *idx, unsigned *seq)
 {
 	size_t i = sizeof(DS_BRANCH_PFX) - 1;
 	unsigned long v[2] = { 0, 0 };
+	char mac[DS_MAC_HEX];
 	int k;
 
 	if (b.len <= i || strncmp(b.s, DS_BRANCH_PFX, i) != 0)
@@ -233,10 +303,11 @@ static int parse_branch(sy_str b, unsigned *idx, unsigned *seq)
 			v[k] = v[k] * 10 + (unsigned long)(b.s[i++] - '0');
 		if (i == start || v[k] > 0xffffffffUL)
 			return EINVAL;
-		if (k == 0 && (i >= b.len || b.s[i++] != '.'))
+		if (i >= b.len || b.s[i++] != '.')
 			return EINVAL;
 	}
-	if (i != b.len)
+	if (b.len - i != DS_MAC_HEX || branch_mac((unsigned)v[0], (unsigned)v[1], mac) ||
+	    CRYPTO_memcmp(mac, b.s + i, DS_MAC_HEX) != 0)
 		return EINVAL;
 	*idx = (unsigned)v[0];
 	*seq = (unsigned)v[1];

@@ -3,11 +3,12 @@ ds_ping_interval; a destination that stays silent for ds_probing_threshold pings
 (calls go to the next one), and comes back when it answers again; options_reply_codes counts
 as an answer; TCP destinations are pinged on connections of their own."""
 import os
+import re
 import tempfile
 import threading
 import time
 
-from harness import Proxy, TcpPeer, UdpPeer, make_ack, make_request
+from harness import Proxy, TcpPeer, UdpPeer, build_reply, make_ack, make_request, via_target
 
 TIMEOUT = 120
 
@@ -46,6 +47,7 @@ class Gateway:
     def __init__(self):
         self.peer = UdpPeer()
         self.code = None
+        self.forge = None   # called with each ping: sends whatever else it likes
         self.pings = []
         self.invites = []
         self._stop = False
@@ -61,6 +63,8 @@ class Gateway:
                 self.pings.append((time.monotonic(), m))
                 if self.code:
                     self.peer.reply(m, self.code)
+                if self.forge:
+                    self.forge(m)
             elif m.method == "INVITE":
                 if all(i.call_id != m.call_id for i in self.invites):
                     self.invites.append(m)
@@ -199,3 +203,43 @@ def test_tcp_destinations_pinged_over_tcp():
 if __name__ == "__main__":
     from harness import run_module
     run_module(globals())
+
+
+def test_reply_for_another_destination_not_taken():
+    """A gateway sees its own pings, so it knows the sequence numbers of the others' (one
+    ping per destination per round, counted up by one) and shares their IP here: it answers
+    a 200 for the silent destination pinged just before it, with that destination's index
+    and sequence number in the branch and CSeq. Before the branch carried a MAC, the prober
+    took it, and a dead gateway stayed in (or came back) on a stranger's word."""
+    a, b = Gateway(), Gateway()
+    b.code = 200
+    forged = []
+
+    def forge(ping):
+        mb = re.search(r"branch=z9hG4bKdsp\.(\d+)\.(\d+)", ping.hdrs("Via")[0])
+        idx, seq = int(mb.group(1)), int(mb.group(2))
+        assert idx == 1
+        text = build_reply(ping, 200)
+        text = re.sub(r"branch=z9hG4bKdsp\.1\.%d" % seq, "branch=z9hG4bKdsp.0.%d" % (seq - 1),
+                      text)
+        text = re.sub(r"CSeq: %d OPTIONS" % seq, "CSeq: %d OPTIONS" % (seq - 1), text)
+        b.peer.send(text, via_target(ping.hdrs("Via")[0]) or ping.src)
+        forged.append(text)
+
+    b.forge = forge
+    lst = write_list(["1 sip:127.0.0.1:%d 0 20" % a.peer.port,
+                      "1 sip:127.0.0.1:%d 0 10" % b.peer.port])
+    try:
+        with Proxy(CFG.replace("MODE", "1"), subst={"LIST": lst}) as px:
+            ua = UdpPeer(target=px.addr)
+            wait_log(px, "sip:127.0.0.1:%d (set 1) failed 2 pings in a row" % a.peer.port, 8)
+            assert len(forged) >= 2, forged
+            call(px, ua)
+            assert not a.invites and len(b.invites) == 1, (a.invites, b.invites)
+            time.sleep(1.5)
+            assert "127.0.0.1:%d (set 1) answers pings again" % a.peer.port \
+                not in px.stderr_text()
+            px.wait_stat("tm_active", 0)
+    finally:
+        a.stop()
+        b.stop()

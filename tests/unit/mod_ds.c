@@ -466,17 +466,27 @@ static void test_flags(void **state)
 }
 
 /* a reply to ping (idx, seq): the prober's matching by branch, CSeq and pending sequence */
-static size_t reply(char *buf, size_t cap, unsigned code, unsigned idx, unsigned seq,
-		    const char *method)
+static size_t reply_br(char *buf, size_t cap, unsigned code, const char *branch, unsigned idx,
+		       unsigned seq, const char *method)
 {
 	int n = snprintf(buf, cap,
 			 "SIP/2.0 %u X\r\n"
-			 "Via: SIP/2.0/UDP 127.0.0.1:4000;branch=z9hG4bKdsp.%u.%u;rport=4000\r\n"
+			 "Via: SIP/2.0/UDP 127.0.0.1:4000;branch=%s;rport=4000\r\n"
 			 "From: <sip:dispatcher@localhost>;tag=a\r\nTo: <sip:x>;tag=b\r\n"
 			 "Call-ID: dsp.%u.%u@127.0.0.1:4000\r\nCSeq: %u %s\r\n"
 			 "Content-Length: 0\r\n\r\n",
-			 code, idx, seq, idx, seq, seq, method);
+			 code, branch, idx, seq, seq, method);
 	return (size_t)n;
+}
+
+/* as the destination would answer: the branch of our ping (idx, seq) */
+static size_t reply(char *buf, size_t cap, unsigned code, unsigned idx, unsigned seq,
+		    const char *method)
+{
+	char br[64];
+
+	assert_int_equal(ds_probe_branch(idx, seq, br, sizeof(br)), 0);
+	return reply_br(buf, cap, code, br, idx, seq, method);
 }
 
 static void test_probe_replies(void **state)
@@ -526,6 +536,25 @@ static void test_probe_replies(void **state)
 		assert_int_equal(atomic_load(&d->state), DS_ST_PROBING);
 		assert_int_equal(tp_addr_parse(SY_STR("10.0.0.3"), 7777, &other), 0);
 		assert_int_equal(ds_probe_reply(buf, n, &other), 1);
+		assert_int_equal(atomic_load(&d->state), 0);
+	}
+	/* a branch made up from a guessed idx and seq (a destination seeing its own pings knows
+	 * the sequence numbers of the others'), without or with a wrong MAC: not taken */
+	{
+		char br[64];
+
+		atomic_store(&d->state, DS_ST_PROBING);
+		atomic_store(&d->pending, 80);
+		n = reply_br(buf, sizeof(buf), 200, "z9hG4bKdsp.2.80", 2, 80, "OPTIONS");
+		assert_int_equal(ds_probe_reply(buf, n, NULL), 0);
+		assert_int_equal(ds_probe_branch(2, 81, br, sizeof(br)), 0);
+		memcpy(br + strlen("z9hG4bKdsp.2.8"), "0", 1);	/* 81's MAC on 80 */
+		n = reply_br(buf, sizeof(buf), 200, br, 2, 80, "OPTIONS");
+		assert_int_equal(ds_probe_reply(buf, n, NULL), 0);
+		assert_int_equal(atomic_load(&d->state), DS_ST_PROBING);
+		assert_int_equal(atomic_load(&d->pending), 80);
+		n = reply(buf, sizeof(buf), 200, 2, 80, "OPTIONS");
+		assert_int_equal(ds_probe_reply(buf, n, NULL), 1);
 		assert_int_equal(atomic_load(&d->state), 0);
 	}
 	/* not ours */
