@@ -32,6 +32,9 @@
 #define RD_MAX_QUEUED 65536u
 #define RD_BACKOFF_MIN_MS 100
 #define RD_BACKOFF_MAX_MS 2000
+/* local writes per AOR hash slot, so the subscriber does not replace an AOR with a Redis state
+ * older than what this node just saved (see read_aor) */
+#define RD_SLOTS 4096u
 
 struct rd_job {
 	struct rd_job *next;
@@ -55,6 +58,8 @@ struct store_redis {
 	int w_down;		/* the writer's outage: logged once, until it is back */
 	int q_full;		/* the queue-full drop was logged for this outage */
 	unsigned long dropped;
+	uint32_t touched[RD_SLOTS];	/* jobs ever submitted for an AOR of the slot */
+	uint32_t pending[RD_SLOTS];	/* of those, not yet applied or dropped */
 
 	pthread_t wthr, sthr;
 	int wthr_started, sthr_started;
@@ -185,6 +190,35 @@ static redisContext *rd_connect(struct store_redis *st, char *why, size_t whylen
 		freeReplyObject(r);
 	}
 	return c;
+}
+
+static unsigned slot_of(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (n--) {
+		h ^= (unsigned char)*s++;
+		h *= 16777619u;
+	}
+	return h % RD_SLOTS;
+}
+
+/* mark (+1) or unmark (-1) the AORs of job j as written locally; under st->mu */
+static void mark_job(struct store_redis *st, const struct rd_job *j, int add)
+{
+	unsigned i, k;
+
+	for (i = 0; i < j->n; i++) {
+		if (j->ops[i].kind == STORE_OP_PURGE)
+			continue;
+		k = slot_of(j->ops[i].b.aor.s, j->ops[i].b.aor.len);
+		if (add) {
+			st->touched[k]++;
+			st->pending[k]++;
+		} else {
+			st->pending[k]--;
+		}
+	}
 }
 
 static int key_of(sy_str aor, char **out, size_t *len)
@@ -391,6 +425,7 @@ static void *writer_main(void *arg)
 		st->head = j->next;
 		if (!st->head)
 			st->tail = NULL;
+		mark_job(st, j, 0);
 		st->queued--;
 		st->applied++;
 		if (st->head == NULL && st->dropped && stop) {
@@ -410,20 +445,55 @@ static void *writer_main(void *arg)
 /* HGETALL of key (an AOR's hash) on c; cb with the unexpired bindings decoded (n may be 0).
  * Fields that do not decode are skipped with one line each. 0, EIO (connection), ENOMEM or
  * cb's code. */
-static int read_aor(redisContext *c, const char *key, size_t klen, int64_t now,
-		    store_aor_cb cb, void *arg)
+static int read_aor(struct store_redis *st, redisContext *c, const char *key, size_t klen,
+		    int64_t now, store_aor_cb cb, void *arg)
 {
 	const char *av[2] = { "HGETALL", key };
 	size_t al[2] = { 7, klen };
-	redisReply *r = redisCommandArgv(c, 2, av, al);
+	redisReply *r = NULL;
 	struct store_binding *v = NULL;
 	sy_str aor = sy_str_make(key + sizeof(KEY_PFX) - 1, klen - (sizeof(KEY_PFX) - 1));
-	unsigned n = 0;
+	unsigned n = 0, k = slot_of(aor.s, aor.len), tries;
 	size_t i;
 	int err = 0;
 
-	if (!r)
-		return EIO;
+	/* With st (the subscriber): the state read must include every write this node made to
+	 * the AOR, else the replacement would undo a REGISTER this node just answered. So the read
+	 * counts only when no local write to its slot was pending at the end and none was queued
+	 * since before it; otherwise wait for the writer and read again. */
+	for (tries = 0;; tries++) {
+		uint32_t t0 = 0;
+		int stale = 0;
+
+		if (st) {
+			pthread_mutex_lock(&st->mu);
+			t0 = st->touched[k];
+			pthread_mutex_unlock(&st->mu);
+		}
+		r = redisCommandArgv(c, 2, av, al);
+		if (!r)
+			return EIO;
+		if (!st)
+			break;
+		pthread_mutex_lock(&st->mu);
+		stale = st->pending[k] || st->touched[k] != t0;
+		if (stale && tries < 10) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			while (st->pending[k] && !st->stop &&
+			       pthread_cond_timedwait(&st->cv_done, &st->mu, &ts) == 0)
+				;
+		}
+		pthread_mutex_unlock(&st->mu);
+		if (!stale)
+			break;
+		freeReplyObject(r);
+		r = NULL;
+		if (tries >= 10 || stopping(st))
+			return 0;	/* Redis away for the writer: its write comes later */
+	}
 	if (r->type != REDIS_REPLY_ARRAY) {
 		/* a key of ours that is not a hash: not something a node wrote */
 		LOG_WARN("usrloc: redis key %.*s is not a location hash, ignored", (int)klen, key);
@@ -455,7 +525,8 @@ out:
 
 /* every "sy:ul:*" key through SCAN (never KEYS: a large table would stall Redis), each read
  * with read_aor */
-static int scan_all(redisContext *c, int64_t now, store_aor_cb cb, void *arg)
+static int scan_all(struct store_redis *st, redisContext *c, int64_t now, store_aor_cb cb,
+		    void *arg)
 {
 	char cursor[32] = "0";
 	int err = 0;
@@ -477,7 +548,7 @@ static int scan_all(redisContext *c, int64_t now, store_aor_cb cb, void *arg)
 			const redisReply *k = r->element[1]->element[i];
 
 			if (k->type == REDIS_REPLY_STRING)
-				err = read_aor(c, k->str, k->len, now, cb, arg);
+				err = read_aor(st, c, k->str, k->len, now, cb, arg);
 		}
 		freeReplyObject(r);
 	} while (!err && strcmp(cursor, "0") != 0);
@@ -519,7 +590,7 @@ int store_redis_load(struct store_redis *st, int64_t now, store_load_cb cb, void
 			"location table, loaded when it is back", st->host, st->port, why);
 		return 0;
 	}
-	err = scan_all(c, now, load_aor, &la);
+	err = scan_all(NULL, c, now, load_aor, &la);
 	if (err == EIO) {
 		LOG_ERR("usrloc: redis %s:%d: start-up load failed (%s); the rest comes when the "
 			"subscriber connects", st->host, st->port, c->err ? c->errstr : "bad reply");
@@ -554,7 +625,7 @@ static int on_message(struct store_redis *st, redisContext *cc, const redisReply
 	if ((err = key_of(sy_str_make(sp + 1, m->len - (size_t)(sp + 1 - m->str)), &key,
 			  &klen)) != 0)
 		return err;
-	err = read_aor(cc, key, klen, (int64_t)time(NULL), st->cb, st->cb_arg);
+	err = read_aor(st, cc, key, klen, (int64_t)time(NULL), st->cb, st->cb_arg);
 	free(key);
 	return err;
 }
@@ -601,7 +672,7 @@ static void *subscriber_main(void *arg)
 		pthread_mutex_unlock(&st->mu);
 		/* subscribed first, then everything read: a change made in between is read twice
 		 * rather than missed */
-		if (scan_all(cc, (int64_t)time(NULL), st->cb, st->cb_arg) == 0) {
+		if (scan_all(st, cc, (int64_t)time(NULL), st->cb, st->cb_arg) == 0) {
 			if (down)
 				LOG_NOTICE("usrloc: redis %s:%d is back, location table re-read",
 					   st->host, st->port);
@@ -777,6 +848,7 @@ int store_redis_submit(struct store_redis *st, const struct store_op *ops, unsig
 	else
 		st->head = j;
 	st->tail = j;
+	mark_job(st, j, 1);
 	st->queued++;
 	st->submitted++;
 	pthread_cond_signal(&st->cv_work);
@@ -821,7 +893,7 @@ int store_redis_count(struct store_redis *st, unsigned long *out)
 	c = rd_connect(st, why, sizeof(why));
 	if (!c)
 		return EIO;
-	err = scan_all(c, INT64_MIN, count_aor, out);
+	err = scan_all(NULL, c, INT64_MIN, count_aor, out);
 	redisFree(c);
 	return err ? EIO : 0;
 }
