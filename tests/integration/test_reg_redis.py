@@ -219,6 +219,31 @@ def test_redis_restart_converges():
             assert all("redis" in e for e in errs), errs
 
 
+def test_garbage_in_redis_is_skipped():
+    """Redis is shared: what another client wrote there must not stop or crash a node."""
+    with Redis() as rd:
+        ua, erin = UdpPeer(), UdpPeer()
+        assert rd.cmd("HSET", "sy:ul:sip:eve@127.0.0.1", "sip:eve@192.0.2.1",
+                      "1;1;0;99999999999;0;0;0;1;0;5:ab") == ":1"
+        assert rd.cmd("SET", "sy:ul:sip:str@127.0.0.1", "not a hash") == "+OK"
+        a = node(rd, "rd-a")
+        b = node(rd, "rd-b")
+        assert not registered(ua, a, "eve")
+        # a change message in a bad shape, and one for an AOR that holds garbage
+        assert rd.cmd("PUBLISH", "sy:ul", "nospace") == ":2"
+        assert rd.cmd("PUBLISH", "sy:ul", "other sip:eve@127.0.0.1") == ":2"
+        # the nodes still share what a node writes
+        register(ua, a, "erin", erin)
+        assert wait_for(lambda: registered(ua, b, "erin"))
+        assert not registered(ua, b, "eve")
+        for px in (a, b):
+            px.stop()
+            assert not px.log_lines(), px.stderr_text()
+            warn = px.log_lines("WARNING")
+            assert any("does not decode" in w for w in warn), px.stderr_text()
+            assert any("not a location hash" in w for w in warn), px.stderr_text()
+
+
 def test_bad_redis_url_is_a_load_error():
     bad = {
         "redis://": "host",

@@ -347,6 +347,17 @@ static void test_live(void **state)
 	assert_int_equal(store_count(b, &count), 0);
 	assert_int_equal(count, 0);
 
+	/* MI ul_rm's whole-AOR removal: the key goes, b hears of it */
+	op.kind = STORE_OP_UPSERT;
+	assert_int_equal(store_submit(a, &op, 1), 0);
+	op.kind = STORE_OP_DELETE_AOR;
+	assert_int_equal(store_submit(a, &op, 1), 0);
+	assert_int_equal(store_flush(a), 0);
+	assert_int_equal(wait_calls(&sb, 4), 4);
+	assert_int_equal(sb.last_n, 0);
+	assert_int_equal(store_count(b, &count), 0);
+	assert_int_equal(count, 0);
+
 	store_close(a);
 	store_close(b);
 }
