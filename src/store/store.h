@@ -93,8 +93,8 @@ int store_load(struct store *st, int64_t now, store_load_cb cb, void *arg);
  * not keeping up), EINVAL. A failure to apply a job later is logged in one line. */
 int store_submit(struct store *st, const struct store_op *ops, unsigned n);
 
-/* Wait until every job submitted so far is applied (tests, shutdown). Returns 0, or EIO when
- * some job failed since the last store_flush(). */
+/* Wait until every job submitted so far is applied (tests, shutdown); with Redis away that is
+ * until it is back. Returns 0, or EIO when some job failed since the last store_flush(). */
 int store_flush(struct store *st);
 
 /* Number of rows in the table (tests and ul_dump); 0 or EIO. */
