@@ -43,6 +43,7 @@ static atomic_uint ping_seq;
 static pthread_t thr;
 static int started;
 static int wake_fd[2] = { -1, -1 };
+static atomic_int stopping;	/* ds_probe_stop(): a round in progress ends at once */
 static int sock[2] = { -1, -1 };		/* IPv4, IPv6 */
 static struct sy_addr local[2];
 
@@ -199,6 +200,18 @@ static int wait_left(uint64_t deadline)
 	return now >= deadline ? 0 : (int)(deadline - now);
 }
 
+/* fd ready for events before the deadline: 1; timed out, or ds_probe_stop() woke us: 0. A
+ * round of TCP pings waits up to DS_TCP_WAIT_MS per destination, so without the wake-up a
+ * SIGTERM waited for every silent TCP gateway in turn before the process could exit */
+static int tcp_wait(int fd, short events, uint64_t deadline)
+{
+	struct pollfd p[2] = { { fd, events, 0 }, { wake_fd[0], POLLIN, 0 } };
+
+	if (poll(p, 2, wait_left(deadline)) < 1 || p[1].revents)
+		return 0;
+	return p[0].revents != 0;
+}
+
 /* one ping over a connection of its own: connect, send, read replies (framed, RFC 3261
  * §18.3) until the final one or the deadline. A connect that fails counts at once; a ping
  * sent but unanswered stays pending and counts at the next round, as over UDP. */
@@ -208,7 +221,6 @@ static void tcp_ping(struct ds_dest *d)
 	struct sip_limits lim;
 	struct sip_framer fr;
 	struct sy_addr la;
-	struct pollfd p;
 	uint64_t wait = (uint64_t)ds_cfg.ping_interval * 500u, deadline;
 	size_t len, got = 0, mlen;
 	socklen_t sl = sizeof(int);
@@ -220,9 +232,7 @@ static void tcp_ping(struct ds_dest *d)
 		return;
 	if (connect(fd, &d->addr.u.sa, d->addr.len) < 0 && errno != EINPROGRESS)
 		goto out;
-	p.fd = fd;
-	p.events = POLLOUT;
-	if (poll(&p, 1, wait_left(deadline)) != 1 ||
+	if (!tcp_wait(fd, POLLOUT, deadline) ||
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) || err)
 		goto out;
 	la.len = sizeof(la.u.ss);
@@ -234,11 +244,10 @@ static void tcp_ping(struct ds_dest *d)
 	sip_limits_default(&lim);
 	lim.max_msg = sizeof(in);
 	sip_framer_reset(&fr);
-	p.events = POLLIN;
 	while (got < sizeof(in) && atomic_load(&d->pending) != 0) {
 		ssize_t r;
 
-		if (poll(&p, 1, wait_left(deadline)) != 1)
+		if (!tcp_wait(fd, POLLIN, deadline))
 			break;
 		r = recv(fd, in + got, sizeof(in) - got, 0);
 		if (r <= 0)
@@ -264,7 +273,7 @@ int ds_probe_round(int fd, const struct sy_addr *la)
 {
 	unsigned i, n = ds_dest_count();
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !atomic_load(&stopping); i++) {
 		struct ds_dest *d = ds_dest_get(i);
 		int f = family_slot(&d->addr);
 
@@ -522,11 +531,14 @@ void ds_probe_stop(void)
 	int i;
 
 	if (started) {
-		ssize_t w = write(wake_fd[1], "x", 1);
+		ssize_t w;
 
+		atomic_store(&stopping, 1);
+		w = write(wake_fd[1], "x", 1);
 		(void)w;
 		pthread_join(thr, NULL);
 		started = 0;
+		atomic_store(&stopping, 0);
 	}
 	for (i = 0; i < 2; i++) {
 		if (wake_fd[i] >= 0)

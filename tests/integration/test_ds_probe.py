@@ -4,6 +4,7 @@ ds_ping_interval; a destination that stays silent for ds_probing_threshold pings
 as an answer; TCP destinations are pinged on connections of their own."""
 import os
 import re
+import socket
 import tempfile
 import threading
 import time
@@ -243,3 +244,47 @@ def test_reply_for_another_destination_not_taken():
     finally:
         a.stop()
         b.stop()
+
+
+def test_exit_not_held_by_silent_tcp_gateways():
+    """Each TCP ping waits up to 1 s for its answer, one destination after the other; a
+    SIGTERM during such a round must not wait for the rest of it. Before, the prober only
+    looked at its stop pipe between rounds, and a round of 6 silent gateways (6 s) is longer
+    than the interval (2 s), so rounds ran back to back and the process never exited (the
+    harness killed it after 15 s)."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    port = lsock.getsockname()[1]
+    accepted = []
+
+    def accept_all():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            accepted.append((time.monotonic(), c))   # read nothing, answer nothing
+
+    threading.Thread(target=accept_all, daemon=True).start()
+    lst = write_list(["%d sip:127.0.0.1:%d;transport=tcp 0 0" % (s, port) for s in range(1, 7)])
+    cfg = CFG.replace("MODE", "1").replace(
+        "listen = udp:127.0.0.1:{PORT}",
+        "listen = udp:127.0.0.1:{PORT}\nlisten = tcp:127.0.0.1:{TCPPORT}").replace(
+        '"ds_ping_interval", 1', '"ds_ping_interval", 2')
+    try:
+        px = Proxy(cfg, subst={"LIST": lst})
+        deadline = time.monotonic() + 6
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert accepted, "the prober never connected"
+        time.sleep(0.3)   # the round is at its first silent gateway
+        t0 = time.monotonic()
+        px.stop()
+        took = time.monotonic() - t0
+        assert len(accepted) < 6, "the round ended before the stop: %d pings" % len(accepted)
+        assert took < 2.5, "exit took %.1f s after SIGTERM" % took
+    finally:
+        lsock.close()
+        for _, c in accepted:
+            c.close()
