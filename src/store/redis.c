@@ -178,6 +178,28 @@ static redisContext *rd_connect(struct store_redis *st, char *why, size_t whylen
 	/* commands get an answer within 5 s or the connection counts as down */
 	tv.tv_sec = 5;
 	redisSetTimeout(c, tv);
+	/* EXPIREAT ... NX / GT (the key's life follows its latest binding) came with Redis 7.0;
+	 * an older server would refuse every write's transaction */
+	r = redisCommand(c, "INFO server");
+	if (!r || r->type != REDIS_REPLY_STRING) {
+		snprintf(why, whylen, "INFO: %s", r && r->type == REDIS_REPLY_ERROR ? r->str :
+			 c->errstr);
+		freeReplyObject(r);
+		redisFree(c);
+		return NULL;
+	}
+	{
+		const char *v = strstr(r->str, "redis_version:");
+
+		if (!v || atoi(v + 14) < 7) {
+			snprintf(why, whylen, "Redis 7.0 or later needed, server has %.*s",
+				 v ? (int)strcspn(v + 14, "\r\n") : 10, v ? v + 14 : "no version");
+			freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+	}
+	freeReplyObject(r);
 	if (st->db) {
 		r = redisCommand(c, "SELECT %d", st->db);
 		if (!r || r->type == REDIS_REPLY_ERROR) {
