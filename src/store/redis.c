@@ -346,8 +346,9 @@ static int append_job(struct store_redis *st, redisContext *c, const struct rd_j
 	return ncmd + 1;
 }
 
-/* 0 applied; EIO: the connection failed (the job stays queued); EPROTO: Redis refused it
- * (dropped, logged) */
+/* 0 applied; EIO: the connection failed (the job stays queued and is sent again: every
+ * command of a job is idempotent, so a transaction that did run before the connection broke
+ * does no harm when repeated); EPROTO: Redis refused it (dropped, logged) */
 static int apply_job(struct store_redis *st, const struct rd_job *j)
 {
 	unsigned nbufs = j->n * 3 + 1, i;
@@ -393,14 +394,24 @@ static int apply_job(struct store_redis *st, const struct rd_job *j)
 			goto out;
 		}
 	}
-	/* the last reply is EXEC's: an array, or an error when a command was refused */
+	/* the last reply is EXEC's: an array (one reply per command, an error among them when
+	 * one failed, e.g. a key of that name that is not a hash), or an error when the
+	 * transaction was refused whole */
 	if (r->type != REDIS_REPLY_ARRAY) {
 		LOG_ERR("usrloc: redis refused the write of %.*s: %s", SY_FMT(j->ops[0].b.aor),
 			r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
 		err = EPROTO;
+	} else {
+		for (i = 0; i < r->elements; i++)
+			if (r->element[i]->type == REDIS_REPLY_ERROR) {
+				LOG_ERR("usrloc: redis refused part of the write of %.*s: %s",
+					SY_FMT(j->ops[0].b.aor), r->element[i]->str);
+				err = EPROTO;
+				break;
+			}
 	}
 	if (st->w_down) {
-		LOG_NOTICE("usrloc: redis %s:%d is back, queued location writes applied",
+		LOG_NOTICE("usrloc: redis %s:%d is back, queued location writes follow",
 			   st->host, st->port);
 		st->w_down = 0;
 	}
