@@ -380,7 +380,10 @@ static void *probe_main(void *arg)
 
 		if (now >= next) {
 			ds_probe_round(-1, NULL);
-			next = now + (uint64_t)ds_cfg.ping_interval * 1000u;
+			/* timed from the round's end: a round slowed by TCP destinations (up to
+			 * 1 s each) can outlast the interval, and timed from its start the rounds
+			 * then ran back to back, never reading the UDP answers below */
+			next = now_ms() + (uint64_t)ds_cfg.ping_interval * 1000u;
 			continue;
 		}
 		p[np].fd = wake_fd[0];

@@ -288,3 +288,33 @@ def test_exit_not_held_by_silent_tcp_gateways():
         lsock.close()
         for _, c in accepted:
             c.close()
+
+
+def test_udp_answers_read_when_tcp_rounds_are_slow():
+    """Three silent TCP gateways make a round last 1.5 s (0.5 s each with a 1 s interval).
+    The next round was timed from the start of the previous one, so rounds ran back to
+    back, the UDP socket was never read, and a UDP gateway answering every ping was taken
+    out as silent. Its answers must count."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    port = lsock.getsockname()[1]
+    gw = Gateway()
+    gw.code = 200
+    lst = write_list(["1 sip:127.0.0.1:%d 0 0" % gw.peer.port] +
+                     ["%d sip:127.0.0.1:%d;transport=tcp 0 0" % (s, port) for s in range(2, 5)])
+    cfg = CFG.replace("MODE", "1").replace(
+        "listen = udp:127.0.0.1:{PORT}",
+        "listen = udp:127.0.0.1:{PORT}\nlisten = tcp:127.0.0.1:{TCPPORT}")
+    try:
+        with Proxy(cfg, subst={"LIST": lst}) as px:
+            deadline = time.monotonic() + 10
+            while len(gw.pings) < 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(gw.pings) >= 4, gw.pings
+            time.sleep(1)
+            assert "127.0.0.1:%d (set 1) failed" % gw.peer.port not in px.stderr_text(), \
+                px.stderr_text()
+    finally:
+        gw.stop()
+        lsock.close()
