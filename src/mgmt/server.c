@@ -241,14 +241,17 @@ static void respond(struct conn *c, unsigned code, const char *ctype, const char
 		mgmt_buf_put(&c->out, body->s, body->len);
 }
 
-static void respond_text(struct conn *c, unsigned code, const char *text, const char *extra)
+/* head_only: the request was a HEAD, whose answer has no content (RFC 9110 §9.3.2: a
+ * keep-alive client would read the text as the start of the next response) */
+static void respond_text(struct conn *c, unsigned code, const char *text, const char *extra,
+			 int head_only)
 {
 	struct mgmt_buf b;
 
 	mgmt_buf_init(&b, 4096);
 	mgmt_buf_printf(&b, "%u %s%s%s\n", code, mgmt_http_reason(code), text ? ": " : "",
 			text ? text : "");
-	respond(c, code, NULL, extra, &b, 0);
+	respond(c, code, NULL, extra, &b, head_only);
 	mgmt_buf_free(&b);
 }
 
@@ -264,41 +267,41 @@ static void handle(struct conn *c, const struct mgmt_http_req *r)
 		size_t n = 0;
 
 		if (r->method != MGMT_HTTP_POST) {
-			respond_text(c, 405, "use POST", "Allow: POST\r\n");
+			respond_text(c, 405, "use POST", "Allow: POST\r\n", head);
 			goto out;
 		}
 		while (n < ct.len && ct.s[n] != ';' && ct.s[n] != ' ')
 			n++;
 		if (!sy_str_caseeq_c(sy_str_make(ct.s, n), "application/json")) {
-			respond_text(c, 415, "the body must be application/json", NULL);
+			respond_text(c, 415, "the body must be application/json", NULL, head);
 			goto out;
 		}
 		if (mgmt_mi_handle(r->body.s, r->body.len, &body) == ENODATA)
 			respond(c, 204, NULL, NULL, NULL, 0);
 		else if (body.err)
-			respond_text(c, 500, "out of memory", NULL);
+			respond_text(c, 500, "out of memory", NULL, head);
 		else
 			respond(c, 200, "application/json", NULL, &body, 0);
 	} else if (prom_on && path_is(r->path, p_prom_root)) {
 		if (r->method == MGMT_HTTP_POST) {
-			respond_text(c, 405, "use GET", "Allow: GET, HEAD\r\n");
+			respond_text(c, 405, "use GET", "Allow: GET, HEAD\r\n", head);
 			goto out;
 		}
 		mgmt_metrics(&body, p_prom_prefix, p_prom_sel_set ? p_prom_sel : NULL, now_ms());
 		if (body.err)
-			respond_text(c, 500, "out of memory", NULL);
+			respond_text(c, 500, "out of memory", NULL, head);
 		else
 			respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, &body,
 				head);
 	} else if (path_is(r->path, "health")) {
 		if (r->method == MGMT_HTTP_POST) {
-			respond_text(c, 405, "use GET", "Allow: GET, HEAD\r\n");
+			respond_text(c, 405, "use GET", "Allow: GET, HEAD\r\n", head);
 			goto out;
 		}
 		code = mgmt_health(&body, now_ms(), HEALTH_MAX_AGE_MS);
 		respond(c, code, "application/json", NULL, &body, head);
 	} else {
-		respond_text(c, 404, NULL, NULL);
+		respond_text(c, 404, NULL, NULL, head);
 	}
 out:
 	mgmt_buf_free(&body);
@@ -367,7 +370,8 @@ static void conn_process(struct conn *c)
 		if (rc) {
 			/* the framing is lost: answer and close (RFC 9112 §9.6) */
 			c->close_after = 1;
-			respond_text(c, status_of(rc), NULL, NULL);
+			respond_text(c, status_of(rc), NULL, NULL,
+				     r.method == MGMT_HTTP_HEAD);
 			return;
 		}
 		c->close_after = !r.keep_alive;
@@ -494,7 +498,7 @@ static void expire(uint64_t now)
 		if (c->out.len == 0 && c->inlen) {
 			/* a request begun and not finished in time: 408 (RFC 9110 §15.5.9) */
 			c->close_after = 1;
-			respond_text(c, 408, NULL, NULL);
+			respond_text(c, 408, NULL, NULL, 0);
 			if (conn_flush(c) < 0 || c->out.len) {
 				conn_close(c);
 				continue;

@@ -303,6 +303,35 @@ def test_pipelining_keep_alive():
         s.close()
 
 
+def test_head_error_answers_carry_no_body():
+    """RFC 9110 §9.3.2: no content in the answer to a HEAD. The 404 and 405 answers carried
+    their text anyway, so a keep-alive client read it as the start of the next response
+    (here the body "404 Not Found" took the place of the /health answer's status line)."""
+    px, port = start("mgmt-head", workers=1)
+    with px:
+        s = socket.create_connection((LOCAL, port), timeout=5)
+        s.sendall(b"HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"HEAD /mi HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+        s.close()
+        # three heads without content, then the GET's full answer
+        codes = []
+        for _ in range(3):
+            head, sep, raw = raw.partition(b"\r\n\r\n")
+            assert sep and head.startswith(b"HTTP/1.1 "), (head, raw)
+            codes.append(int(head.split()[1]))
+        assert codes == [404, 405, 200], codes
+        st, _, body = parse_response(raw)
+        assert st == 200 and b'"status":"ok"' in body, raw
+
+
 def test_slow_client_does_not_block_sip():
     px, port = start("mgmt-slow", workers=1)
     with px:
