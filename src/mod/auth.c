@@ -2,11 +2,11 @@
  * (401/407 with WWW-/Proxy-Authenticate, RFC 3261 §22.1-§22.3, §20.44, §20.27),
  * www_authorize/proxy_authorize (RFC 2617 §3.2.2, RFC 7616 §3.4) with OpenSIPS' return codes,
  * and consume_credentials().
- * Nothing is kept between the authorize and the challenge of one request: the challenge looks
- * at the request's credentials again to decide stale=true, and consume_credentials removes the
- * credentials whose nonce is ours (a nonce only we can make, RFC 3261 §22.3: credentials for
- * other realms go on downstream). Everything per request lives on the stack or in the
- * message arena. */
+ * Between the authorize and the challenge of one request only one thing is kept, per worker
+ * thread: whether the authorize found a right response on an expired nonce (stale=true).
+ * consume_credentials removes the credentials whose nonce is ours (a nonce only we can
+ * make, RFC 3261 §22.3: credentials for other realms go on downstream). Everything else per
+ * request lives on the stack or in the message arena. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +95,7 @@ int auth_check_cred(const struct sip_auth_cred *c, sy_str realm, sy_str method, 
 	enum auth_alg alg;
 	unsigned flags = 0;
 	size_t hl;
-	int rc;
+	int rc, stale;
 
 	*why = "";
 	if (auth_alg_parse(c->algorithm, &alg) != 0) {
@@ -131,11 +131,10 @@ int auth_check_cred(const struct sip_auth_cred *c, sy_str realm, sy_str method, 
 		*why = "no qop though the challenge asked for qop=auth";
 		return AUTH_ERROR;
 	}
-	/* as OpenSIPS: an expired nonce is reported before the password is looked at */
-	if (rc == ETIMEDOUT) {
-		*why = "nonce expired";
-		return AUTH_STALE_NONCE;
-	}
+	/* an expired nonce is the verdict only once the response proved right (OpenSIPS'
+	 * post_auth; RFC 7616 §3.3: stale=true makes the UA retry without asking its user, so
+	 * it is for a client that knows the password): a wrong one still says -2 / -1 */
+	stale = rc == ETIMEDOUT;
 	if (unq(c->username, ubuf, sizeof(ubuf), &user) != 0 || !user.len) {
 		*why = "no such user";
 		return AUTH_INVALID_USER;
@@ -178,6 +177,10 @@ int auth_check_cred(const struct sip_auth_cred *c, sy_str realm, sy_str method, 
 	if (CRYPTO_memcmp(got, want, hl) != 0) {
 		*why = "wrong password";
 		return AUTH_INVALID_PASSWORD;
+	}
+	if (stale) {
+		*why = "nonce expired";
+		return AUTH_STALE_NONCE;
 	}
 	/* nonce_count: only credentials that verified move the window, so nobody without the
 	 * password can spend a user's nc values */
@@ -259,6 +262,33 @@ static int send_local(struct scr_ctx *ctx, unsigned code, sy_str reason, sy_str 
 	return rc;
 }
 
+/* stale=true (RFC 7616 §3.3: the UA may retry with a new nonce without asking its user) only
+ * when this request's www_authorize/proxy_authorize found a right response on an expired
+ * nonce, as OpenSIPS' challenge reads the verdict its authorize left on the credentials. A
+ * worker runs one request at a time, so the verdict is kept per thread, named by the request
+ * (message, Call-ID, CSeq) so that a later request does not inherit it. */
+struct stale_mark {
+	const struct sip_msg *m;
+	const char *callid;
+	uint32_t cseq;
+	int proxy;
+};
+static _Thread_local struct stale_mark stale_mark;
+
+static void stale_set(const struct sip_msg *m, int proxy, int stale)
+{
+	stale_mark.m = stale ? m : NULL;
+	stale_mark.callid = m->callid.s;
+	stale_mark.cseq = m->cseq;
+	stale_mark.proxy = proxy;
+}
+
+static int cred_stale(const struct sip_msg *m, int proxy)
+{
+	return stale_mark.m == m && stale_mark.callid == m->callid.s &&
+	       stale_mark.cseq == m->cseq && stale_mark.proxy == proxy;
+}
+
 static int do_authorize(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 {
 	const struct sip_msg *m = ctx->msg;
@@ -269,6 +299,7 @@ static int do_authorize(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 
 	if (!m || !m->is_request)
 		return AUTH_ERROR;
+	stale_set(m, proxy, 0);
 	/* RFC 3261 §22.1: ACK and CANCEL cannot be challenged; OpenSIPS lets them pass */
 	if (m->mid == SIP_M_ACK || m->mid == SIP_M_CANCEL)
 		return AUTH_OK;
@@ -290,6 +321,7 @@ static int do_authorize(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 		return AUTH_ERROR;
 	}
 	rc = auth_check_cred(&c, realm, m->method, m->ruri, a[1].s, auth_now(), &why);
+	stale_set(m, proxy, rc == AUTH_STALE_NONCE);
 	if (rc == AUTH_ERROR || rc == AUTH_INVALID_USER || rc == AUTH_INVALID_PASSWORD) {
 		char ip[64] = "?";
 		unsigned port = 0;
@@ -364,17 +396,6 @@ static int parse_algs(sy_str s, struct chal_opts *o)
 	return o->nalg ? 0 : EINVAL;
 }
 
-/* stale=true for credentials of this realm carrying a nonce of ours that expired (RFC 7616
- * §3.3: the UA may retry with a new nonce without asking its user) */
-static int cred_stale(const struct sip_msg *m, enum sip_hdr_id hid, sy_str realm)
-{
-	struct sip_auth_cred c;
-	unsigned flags;
-	int idx;
-
-	return find_cred(m, hid, realm, &c, &idx) == 0 &&
-	       auth_nonce_check(auth_secret, c.nonce, realm, auth_now(), &flags) == ETIMEDOUT;
-}
 
 /* append v at buf + *len (the caller sized buf for everything it puts) */
 static void put(char *buf, size_t *len, sy_str v)
@@ -416,7 +437,7 @@ static int do_challenge(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 			SY_FMT(a[1].s), SY_FMT(a[2].s));
 		return -1;
 	}
-	stale = cred_stale(m, proxy ? SIP_H_PROXY_AUTHORIZATION : SIP_H_AUTHORIZATION, realm);
+	stale = cred_stale(m, proxy);
 	/* per challenge: realm, nonce and at most 92 octets of fixed text */
 	cap = o.nalg * (realm.len + AUTH_NONCE_LEN + 128);
 	buf = sy_arena_alloc(ctx->arena, cap);

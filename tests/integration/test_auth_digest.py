@@ -287,6 +287,28 @@ def test_stale_nonce_gets_stale_true_then_works():
         assert r.status == 200, r.text
 
 
+def test_stale_true_only_for_the_right_password():
+    """RFC 7616 §3.3: stale=true tells the UA to retry with the same credentials without
+    asking its user, so it is for a right response on an expired nonce only (OpenSIPS sets it
+    after the check, in post_auth). A wrong password on an expired nonce got stale=true (the
+    UA retried the wrong password silently) and www_authorize said -3 instead of -2."""
+    db = make_db()
+    with proxy(db, expire=1) as px:
+        ua = Ua(px, "alice")
+        ch = challenge_params(ua.register().hdr("WWW-Authenticate"))
+        time.sleep(2.2)
+        r = ua.register(credentials(ch, "alice", "wrong", "REGISTER", register_ruri(px)))
+        assert r.status == 401, r.text
+        assert "stale" not in r.hdr("WWW-Authenticate"), r.text
+        ruri = register_ruri(px)
+        assert ua.options(["Authorization: " + credentials(ch, "alice", "wrong", "OPTIONS",
+                                                           ruri)]).reason == "rc -2"
+        assert ua.options(["Authorization: " + credentials(ch, "nobody", "x", "OPTIONS",
+                                                           ruri)]).reason == "rc -1"
+        assert ua.options(["Authorization: " + credentials(ch, "alice", "alicepw", "OPTIONS",
+                                                           ruri)]).reason == "rc -3"
+
+
 def test_mangled_nonce_and_other_uri_refused():
     db = make_db()
     with proxy(db) as px:

@@ -322,7 +322,14 @@ static void test_check_stale(void **state)
 	make_cred(&cs, AUTH_ALG_MD5, AUTH_NF_QOP, "alice", "secret1", "example.org", RURI, 1);
 	fake_now += 31;
 	assert_int_equal(check(&cs, "example.org", RURI), AUTH_STALE_NONCE);
+	/* stale is the verdict only for a right response (RFC 7616 §3.3 "stale", OpenSIPS'
+	 * post_auth): a wrong password or an unknown user on an expired nonce says so */
+	make_cred(&cs, AUTH_ALG_MD5, AUTH_NF_QOP, "alice", "wrong", "example.org", RURI, 1);
+	assert_int_equal(check(&cs, "example.org", RURI), AUTH_INVALID_PASSWORD);
+	make_cred(&cs, AUTH_ALG_MD5, AUTH_NF_QOP, "nobody", "x", "example.org", RURI, 1);
+	assert_int_equal(check(&cs, "example.org", RURI), AUTH_INVALID_USER);
 	fake_now -= 31;
+	make_cred(&cs, AUTH_ALG_MD5, AUTH_NF_QOP, "alice", "secret1", "example.org", RURI, 1);
 	assert_int_equal(check(&cs, "example.org", RURI), AUTH_OK);
 }
 
