@@ -300,6 +300,7 @@ static int do_authorize(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 	if (!m || !m->is_request)
 		return AUTH_ERROR;
 	stale_set(m, proxy, 0);
+	ctx->auth_hdr = 0;
 	/* RFC 3261 §22.1: ACK and CANCEL cannot be challenged; OpenSIPS lets them pass */
 	if (m->mid == SIP_M_ACK || m->mid == SIP_M_CANCEL)
 		return AUTH_OK;
@@ -309,6 +310,8 @@ static int do_authorize(struct scr_ctx *ctx, const struct scr_arg *a, int proxy)
 		return AUTH_ERROR;
 	}
 	rc = find_cred(m, proxy ? SIP_H_PROXY_AUTHORIZATION : SIP_H_AUTHORIZATION, realm, &c, &idx);
+	if (rc == 0)
+		ctx->auth_hdr = (unsigned)idx + 1;	/* what $au & co. name from now on */
 	if (rc == ENOENT)
 		return AUTH_NO_CREDENTIALS;
 	if (rc == EBADMSG) {

@@ -121,6 +121,9 @@ struct scr_ctx {
 					 * Max-Forwards in edits: px_forward/tm must not do it again */
 	int force_rport;		/* force_rport(): answer to the source port as if the top
 					 * Via had ;rport (RFC 3581 §4) */
+	unsigned auth_hdr;		/* index + 1 of the credentials header the last
+					 * www_authorize/proxy_authorize checked (the first of its
+					 * realm), what $au $ad $ar $adu name; 0: none checked */
 
 	void *host;			/* owner's object: the transaction, or NULL (stateless) */
 	void *host2;

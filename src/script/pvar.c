@@ -167,9 +167,11 @@ static const char *proto_name(enum sy_proto p)
 }
 
 /* $au $ad $ar $adu: user part, domain part (after '@') of the digest username, realm and
- * uri of the request's credentials, read as OpenSIPS reads them: Authorization for REGISTER
- * and PUBLISH, Proxy-Authorization otherwise (RFC 3261 §22.2, §22.3), the first Digest one
- * that parses. Quoted-pairs are resolved into the arena. */
+ * uri of the request's credentials: those www_authorize/proxy_authorize checked when one ran
+ * (ctx->auth_hdr; a check like $au == $tU must be about the credentials that passed, not
+ * about a header of another realm put before them), else as OpenSIPS reads them:
+ * Authorization for REGISTER and PUBLISH, Proxy-Authorization otherwise (RFC 3261 §22.2,
+ * §22.3), the first Digest one that parses. Quoted-pairs are resolved into the arena. */
 static int auth_attr(struct scr_ctx *ctx, const struct sip_msg *m, enum scr_pv_kind k,
 		     struct scr_value *out)
 {
@@ -183,11 +185,16 @@ static int auth_attr(struct scr_ctx *ctx, const struct sip_msg *m, enum scr_pv_k
 
 	if (!m->is_request)
 		return ENOENT;
-	for (h = sip_hdr_next(m, id, 0); h >= 0; h = sip_hdr_next(m, id, h + 1))
-		if (sip_auth_parse(m->hdr[h].body, &c) == 0 && c.digest)
-			break;
-	if (h < 0)
-		return ENOENT;
+	if (ctx->auth_hdr && ctx->auth_hdr <= m->nhdr &&
+	    sip_auth_parse(m->hdr[ctx->auth_hdr - 1].body, &c) == 0 && c.digest) {
+		h = (int)ctx->auth_hdr - 1;
+	} else {
+		for (h = sip_hdr_next(m, id, 0); h >= 0; h = sip_hdr_next(m, id, h + 1))
+			if (sip_auth_parse(m->hdr[h].body, &c) == 0 && c.digest)
+				break;
+		if (h < 0)
+			return ENOENT;
+	}
 	v = k == PV_AR ? c.realm : k == PV_ADU ? c.uri : c.username;
 	buf = sy_arena_alloc(ctx->arena, v.len + 1);
 	if (!buf || sip_auth_unquote(v, buf, v.len + 1, &n) != 0)

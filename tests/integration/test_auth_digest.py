@@ -287,6 +287,35 @@ def test_stale_nonce_gets_stale_true_then_works():
         assert r.status == 200, r.text
 
 
+def test_au_names_the_credentials_that_were_checked():
+    """$au must name the user www_authorize checked. It read the first Authorization header
+    that parsed, whatever its realm, while www_authorize checks the first one of its realm:
+    alice put a junk header for another realm naming bob first and her own good credentials
+    second, passed the residential $au == $tU check and registered bob's AOR to herself."""
+    db = make_db()
+    with proxy(db) as px:
+        ua = Ua(px, "bob")          # To/From bob: the AOR alice is after
+        ch = challenge_params(ua.register().hdr("WWW-Authenticate"))
+        ruri = register_ruri(px)
+        junk = ('Digest username="bob", realm="other.example", nonce="0", uri="%s", '
+                'response="0"' % ruri)
+        mine = credentials(ch, "alice", "alicepw", "REGISTER", ruri)
+        ua.cseq += 1
+        ua.peer.send(make_request("REGISTER", ruri, ua.peer.hostport(), call_id=ua.cid,
+                                  cseq=ua.cseq, to="<sip:bob@127.0.0.1>",
+                                  from_="<sip:bob@127.0.0.1>",
+                                  contact="<sip:evil@%s>" % ua.peer.hostport(),
+                                  headers=["Authorization: " + junk,
+                                           "Authorization: " + mine]), addr=px.addr)
+        r = ua.final()
+        assert r.status == 403 and "auth ID alice" in r.reason, r.text
+        # the same credentials for her own AOR still work
+        alice = Ua(px, "alice")
+        ch = challenge_params(alice.register().hdr("WWW-Authenticate"))
+        r = alice.register(credentials(ch, "alice", "alicepw", "REGISTER", ruri))
+        assert r.status == 200, r.text
+
+
 def test_stale_true_only_for_the_right_password():
     """RFC 7616 §3.3: stale=true tells the UA to retry with the same credentials without
     asking its user, so it is for a right response on an expired nonce only (OpenSIPS sets it
