@@ -36,24 +36,13 @@
  * older than what this node just saved (see read_aor) */
 #define RD_SLOTS 4096u
 
-struct rd_job {
-	struct rd_job *next;
-	unsigned n;
-	struct store_op ops[];	/* followed by the copied strings */
-};
-
 struct store_redis {
 	char host[256];
 	int port, db;
 	char node[17];		/* this process's id in change messages (hex, random) */
 
-	pthread_mutex_t mu;
-	pthread_cond_t cv_work, cv_done;
-	pthread_cond_t cv_sleep;	/* backoff waits, broadcast at stop */
-	struct rd_job *head, *tail;	/* head stays queued until applied or dropped */
-	unsigned queued;
-	uint64_t submitted, applied;
-	int failed;		/* a job was dropped since the last flush */
+	struct store_jobq q;	/* jobq.c; its head stays queued until applied or dropped */
+	pthread_cond_t cv_sleep;	/* backoff waits (with q.mu), broadcast at stop */
 	int stop;
 	int w_down;		/* the writer's outage: logged once, until it is back */
 	int q_full;		/* the queue-full drop was logged for this outage */
@@ -147,19 +136,19 @@ static void ms_sleep_or_stop(struct store_redis *st, unsigned ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->q.mu);
 	if (!st->stop)
-		pthread_cond_timedwait(&st->cv_sleep, &st->mu, &ts);
-	pthread_mutex_unlock(&st->mu);
+		pthread_cond_timedwait(&st->cv_sleep, &st->q.mu, &ts);
+	pthread_mutex_unlock(&st->q.mu);
 }
 
 static int stopping(struct store_redis *st)
 {
 	int s;
 
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->q.mu);
 	s = st->stop;
-	pthread_mutex_unlock(&st->mu);
+	pthread_mutex_unlock(&st->q.mu);
 	return s;
 }
 
@@ -225,8 +214,8 @@ static unsigned slot_of(const char *s, size_t n)
 	return h % RD_SLOTS;
 }
 
-/* mark (+1) or unmark (-1) the AORs of job j as written locally; under st->mu */
-static void mark_job(struct store_redis *st, const struct rd_job *j, int add)
+/* mark (+1) or unmark (-1) the AORs of job j as written locally; under st->q.mu */
+static void mark_job(struct store_redis *st, const struct store_job *j, int add)
 {
 	unsigned i, k;
 
@@ -260,7 +249,7 @@ static int key_of(sy_str aor, char **out, size_t *len)
 
 /* the pipeline of one job: MULTI, per op HSET/HDEL/DEL (+ EXPIREAT), a PUBLISH per AOR, EXEC.
  * Returns the number of commands appended, or -1 (out of memory). */
-static int append_job(struct store_redis *st, redisContext *c, const struct rd_job *j,
+static int append_job(struct store_redis *st, redisContext *c, const struct store_job *j,
 		      char **bufs, unsigned nbufs)
 {
 	unsigned i, nb = 0;
@@ -349,7 +338,7 @@ static int append_job(struct store_redis *st, redisContext *c, const struct rd_j
 /* 0 applied; EIO: the connection failed (the job stays queued and is sent again: every
  * command of a job is idempotent, so a transaction that did run before the connection broke
  * does no harm when repeated); EPROTO: Redis refused it (dropped, logged) */
-static int apply_job(struct store_redis *st, const struct rd_job *j)
+static int apply_job(struct store_redis *st, const struct store_job *j)
 {
 	unsigned nbufs = j->n * 3 + 1, i;
 	char **bufs = calloc(nbufs, sizeof(*bufs));
@@ -428,48 +417,48 @@ static void *writer_main(void *arg)
 	struct store_redis *st = arg;
 	unsigned backoff = RD_BACKOFF_MIN_MS;
 
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->q.mu);
 	for (;;) {
-		struct rd_job *j;
+		struct store_job *j;
 		int err, stop;
 
-		while (!st->head && !st->stop)
-			pthread_cond_wait(&st->cv_work, &st->mu);
-		if (!st->head)
+		while (!st->q.head && !st->stop)
+			pthread_cond_wait(&st->q.cv_work, &st->q.mu);
+		if (!st->q.head)
 			break;
-		j = st->head;	/* only this thread unlinks: j stays valid unlocked */
+		j = st->q.head;	/* only this thread unlinks: j stays valid unlocked */
 		stop = st->stop;
-		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_unlock(&st->q.mu);
 
 		/* shutting down with Redis away: what is left is dropped, not retried */
 		err = stop && st->w_down ? EIO : apply_job(st, j);
 		if (err == EIO && !stop) {
 			ms_sleep_or_stop(st, backoff);
 			backoff = backoff * 2 > RD_BACKOFF_MAX_MS ? RD_BACKOFF_MAX_MS : backoff * 2;
-			pthread_mutex_lock(&st->mu);
+			pthread_mutex_lock(&st->q.mu);
 			continue;
 		}
 		backoff = RD_BACKOFF_MIN_MS;
-		pthread_mutex_lock(&st->mu);
+		pthread_mutex_lock(&st->q.mu);
 		if (err == EIO)
 			st->dropped++;	/* shutting down with Redis unreachable */
 		if (err)
-			st->failed = 1;
-		st->head = j->next;
-		if (!st->head)
-			st->tail = NULL;
+			st->q.failed = 1;
+		st->q.head = j->next;
+		if (!st->q.head)
+			st->q.tail = NULL;
 		mark_job(st, j, 0);
-		st->queued--;
-		st->applied++;
-		if (st->head == NULL && st->dropped && stop) {
+		st->q.queued--;
+		st->q.applied++;
+		if (st->q.head == NULL && st->dropped && stop) {
 			LOG_ERR("usrloc: redis unreachable at shutdown: %lu location writes not "
 				"stored", st->dropped);
 			st->dropped = 0;
 		}
-		pthread_cond_broadcast(&st->cv_done);
+		pthread_cond_broadcast(&st->q.cv_done);
 		free(j);
 	}
-	pthread_mutex_unlock(&st->mu);
+	pthread_mutex_unlock(&st->q.mu);
 	return NULL;
 }
 
@@ -499,16 +488,16 @@ static int read_aor(struct store_redis *st, redisContext *c, const char *key, si
 		int stale = 0;
 
 		if (st) {
-			pthread_mutex_lock(&st->mu);
+			pthread_mutex_lock(&st->q.mu);
 			t0 = st->touched[k];
-			pthread_mutex_unlock(&st->mu);
+			pthread_mutex_unlock(&st->q.mu);
 		}
 		r = redisCommandArgv(c, 2, av, al);
 		if (!r)
 			return EIO;
 		if (!st)
 			break;
-		pthread_mutex_lock(&st->mu);
+		pthread_mutex_lock(&st->q.mu);
 		stale = st->pending[k] || st->touched[k] != t0;
 		if (stale && tries < 10) {
 			struct timespec ts;
@@ -516,10 +505,10 @@ static int read_aor(struct store_redis *st, redisContext *c, const char *key, si
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			while (st->pending[k] && !st->stop &&
-			       pthread_cond_timedwait(&st->cv_done, &st->mu, &ts) == 0)
+			       pthread_cond_timedwait(&st->q.cv_done, &st->q.mu, &ts) == 0)
 				;
 		}
-		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_unlock(&st->q.mu);
 		if (!stale)
 			break;
 		freeReplyObject(r);
@@ -700,9 +689,9 @@ static void *subscriber_main(void *arg)
 		backoff = RD_BACKOFF_MIN_MS;
 		/* blocking reads from now on: store_redis_close shuts the socket down */
 		redisSetTimeout(sc, (struct timeval){ 0, 0 });
-		pthread_mutex_lock(&st->mu);
+		pthread_mutex_lock(&st->q.mu);
 		st->sub_fd = st->stop ? -1 : sc->fd;
-		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_unlock(&st->q.mu);
 		/* subscribed first, then everything read: a change made in between is read twice
 		 * rather than missed */
 		if (scan_all(st, cc, (int64_t)time(NULL), st->cb, st->cb_arg) == 0) {
@@ -721,9 +710,9 @@ static void *subscriber_main(void *arg)
 				freeReplyObject(r);
 			}
 		}
-		pthread_mutex_lock(&st->mu);
+		pthread_mutex_lock(&st->q.mu);
 		st->sub_fd = -1;
-		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_unlock(&st->q.mu);
 		if (!stopping(st) && !down) {
 			LOG_ERR("usrloc: redis %s:%d connection lost: changes of other nodes arrive "
 				"once it is back", st->host, st->port);
@@ -763,9 +752,7 @@ int store_redis_open(const char *url, struct store_redis **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return ENOMEM;
-	pthread_mutex_init(&st->mu, NULL);
-	pthread_cond_init(&st->cv_work, NULL);
-	pthread_cond_init(&st->cv_done, NULL);
+	store_jobq_init(&st->q);
 	pthread_cond_init(&st->cv_sleep, NULL);
 	st->sub_fd = -1;
 	if ((err = store_redis_url(url, st->host, sizeof(st->host), &st->port, &st->db,
@@ -793,30 +780,28 @@ out:
 
 void store_redis_close(struct store_redis *st)
 {
-	struct rd_job *j, *n;
+	struct store_job *j, *n;
 
 	if (!st)
 		return;
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->q.mu);
 	st->stop = 1;
 	if (st->sub_fd >= 0)
 		shutdown(st->sub_fd, SHUT_RDWR);
-	pthread_cond_broadcast(&st->cv_work);
+	pthread_cond_broadcast(&st->q.cv_work);
 	pthread_cond_broadcast(&st->cv_sleep);
-	pthread_mutex_unlock(&st->mu);
+	pthread_mutex_unlock(&st->q.mu);
 	if (st->sthr_started)
 		pthread_join(st->sthr, NULL);
 	if (st->wthr_started)
 		pthread_join(st->wthr, NULL);
-	for (j = st->head; j; j = n) {
+	for (j = st->q.head; j; j = n) {
 		n = j->next;
 		free(j);
 	}
 	redisFree(st->wc);
-	pthread_cond_destroy(&st->cv_work);
-	pthread_cond_destroy(&st->cv_done);
 	pthread_cond_destroy(&st->cv_sleep);
-	pthread_mutex_destroy(&st->mu);
+	store_jobq_destroy(&st->q);
 	free(st);
 }
 
@@ -836,10 +821,8 @@ int store_redis_watch(struct store_redis *st, store_aor_cb cb, void *arg)
 
 int store_redis_submit(struct store_redis *st, const struct store_op *ops, unsigned n)
 {
-	struct rd_job *j;
-	size_t sz;
+	struct store_job *j;
 	unsigned i;
-	char *p;
 
 	if (!st || (n && !ops))
 		return EINVAL;
@@ -848,62 +831,32 @@ int store_redis_submit(struct store_redis *st, const struct store_op *ops, unsig
 		;
 	if (i == n)
 		return 0;
-	sz = sizeof(*j) + (size_t)n * sizeof(j->ops[0]);
-	for (i = 0; i < n; i++)
-		sz += store_binding_strs_len(&ops[i].b);
-	j = malloc(sz);
-	if (!j)
+	if (store_job_new(ops, n, &j))
 		return ENOMEM;
-	j->next = NULL;
-	j->n = n;
-	p = (char *)&j->ops[n];
-	for (i = 0; i < n; i++) {
-		j->ops[i] = ops[i];
-		p = store_binding_copy(&j->ops[i].b, &ops[i].b, p);
-	}
 
-	pthread_mutex_lock(&st->mu);
-	if (st->queued >= RD_MAX_QUEUED) {
+	pthread_mutex_lock(&st->q.mu);
+	if (st->q.queued >= RD_MAX_QUEUED) {
 		/* Redis has been away long enough to fill the queue: this node keeps serving
 		 * from memory; the other nodes get the binding at its next refresh */
 		if (!st->q_full)
 			LOG_ERR("usrloc: redis %s:%d away and %u writes queued: further location "
 				"writes are not shared until it is back", st->host, st->port,
-				st->queued);
+				st->q.queued);
 		st->q_full = 1;
-		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_unlock(&st->q.mu);
 		free(j);
 		return 0;
 	}
 	st->q_full = 0;
-	if (st->tail)
-		st->tail->next = j;
-	else
-		st->head = j;
-	st->tail = j;
 	mark_job(st, j, 1);
-	st->queued++;
-	st->submitted++;
-	pthread_cond_signal(&st->cv_work);
-	pthread_mutex_unlock(&st->mu);
+	store_jobq_append(&st->q, j);
+	pthread_mutex_unlock(&st->q.mu);
 	return 0;
 }
 
 int store_redis_flush(struct store_redis *st)
 {
-	uint64_t target;
-	int failed;
-
-	if (!st)
-		return EINVAL;
-	pthread_mutex_lock(&st->mu);
-	target = st->submitted;
-	while (st->applied < target)
-		pthread_cond_wait(&st->cv_done, &st->mu);
-	failed = st->failed;
-	st->failed = 0;
-	pthread_mutex_unlock(&st->mu);
-	return failed ? EIO : 0;
+	return st ? store_jobq_flush(&st->q) : EINVAL;
 }
 
 static int count_aor(sy_str aor, const struct store_binding *b, unsigned n, void *arg)

@@ -18,24 +18,13 @@
  * memory stays bounded and the registrar answers 500 rather than lying about persistence */
 #define STORE_MAX_QUEUED 65536u
 
-struct store_job {
-	struct store_job *next;
-	unsigned n;
-	struct store_op ops[];	/* followed by the copied strings */
-};
-
 struct store_sqlite {
 	sqlite3 *rd;		/* start-up reads, store_count */
 	sqlite3 *wr;		/* writer thread only */
 	sqlite3_stmt *ins, *del, *del_aor, *purge;
 	pthread_t thr;
 	int thr_started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv_work, cv_done;
-	struct store_job *head, *tail;
-	unsigned queued;
-	uint64_t submitted, applied;	/* job counters, for store_flush */
-	int failed;		/* a job failed since the last flush */
+	struct store_jobq q;	/* jobq.c */
 	int stop;
 	pthread_mutex_t rd_mu;	/* the read connection is shared by callers of load/count */
 };
@@ -189,32 +178,32 @@ static void *writer_main(void *arg)
 	struct store_sqlite *st = arg;
 	struct store_job *batch, *j;
 
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->q.mu);
 	for (;;) {
-		while (!st->head && !st->stop)
-			pthread_cond_wait(&st->cv_work, &st->mu);
-		if (!st->head && st->stop)
+		while (!st->q.head && !st->stop)
+			pthread_cond_wait(&st->q.cv_work, &st->q.mu);
+		if (!st->q.head && st->stop)
 			break;
-		batch = st->head;
-		st->head = st->tail = NULL;
-		st->queued = 0;
-		pthread_mutex_unlock(&st->mu);
+		batch = st->q.head;
+		st->q.head = st->q.tail = NULL;
+		st->q.queued = 0;
+		pthread_mutex_unlock(&st->q.mu);
 
 		while ((j = batch) != NULL) {
 			int err = apply_job(st, j);
 
 			batch = j->next;
 			free(j);
-			pthread_mutex_lock(&st->mu);
-			st->applied++;
+			pthread_mutex_lock(&st->q.mu);
+			st->q.applied++;
 			if (err)
-				st->failed = 1;
-			pthread_cond_broadcast(&st->cv_done);
-			pthread_mutex_unlock(&st->mu);
+				st->q.failed = 1;
+			pthread_cond_broadcast(&st->q.cv_done);
+			pthread_mutex_unlock(&st->q.mu);
 		}
-		pthread_mutex_lock(&st->mu);
+		pthread_mutex_lock(&st->q.mu);
 	}
-	pthread_mutex_unlock(&st->mu);
+	pthread_mutex_unlock(&st->q.mu);
 	return NULL;
 }
 
@@ -239,10 +228,8 @@ int store_sqlite_open(const char *url, struct store_sqlite **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return ENOMEM;
-	pthread_mutex_init(&st->mu, NULL);
+	store_jobq_init(&st->q);
 	pthread_mutex_init(&st->rd_mu, NULL);
-	pthread_cond_init(&st->cv_work, NULL);
-	pthread_cond_init(&st->cv_done, NULL);
 
 	make_parent_dirs(path);
 	if ((err = open_conn(path, &st->wr)) != 0)
@@ -292,10 +279,10 @@ void store_sqlite_close(struct store_sqlite *st)
 	if (!st)
 		return;
 	if (st->thr_started) {
-		pthread_mutex_lock(&st->mu);
+		pthread_mutex_lock(&st->q.mu);
 		st->stop = 1;
-		pthread_cond_signal(&st->cv_work);
-		pthread_mutex_unlock(&st->mu);
+		pthread_cond_signal(&st->q.cv_work);
+		pthread_mutex_unlock(&st->q.mu);
 		pthread_join(st->thr, NULL);
 	}
 	sqlite3_finalize(st->ins);
@@ -304,9 +291,7 @@ void store_sqlite_close(struct store_sqlite *st)
 	sqlite3_finalize(st->purge);
 	sqlite3_close(st->wr);
 	sqlite3_close(st->rd);
-	pthread_cond_destroy(&st->cv_work);
-	pthread_cond_destroy(&st->cv_done);
-	pthread_mutex_destroy(&st->mu);
+	store_jobq_destroy(&st->q);
 	pthread_mutex_destroy(&st->rd_mu);
 	free(st);
 }
@@ -314,61 +299,28 @@ void store_sqlite_close(struct store_sqlite *st)
 int store_sqlite_submit(struct store_sqlite *st, const struct store_op *ops, unsigned n)
 {
 	struct store_job *j;
-	size_t sz;
-	unsigned i;
-	char *p;
 
 	if (!st || (n && !ops))
 		return EINVAL;
 	if (n == 0)
 		return 0;
-	sz = sizeof(*j) + (size_t)n * sizeof(j->ops[0]);
-	for (i = 0; i < n; i++)
-		sz += store_binding_strs_len(&ops[i].b);
-	j = malloc(sz);
-	if (!j)
+	if (store_job_new(ops, n, &j))
 		return ENOMEM;
-	j->next = NULL;
-	j->n = n;
-	p = (char *)&j->ops[n];
-	for (i = 0; i < n; i++) {
-		j->ops[i] = ops[i];
-		p = store_binding_copy(&j->ops[i].b, &ops[i].b, p);
-	}
 
-	pthread_mutex_lock(&st->mu);
-	if (st->queued >= STORE_MAX_QUEUED) {
-		pthread_mutex_unlock(&st->mu);
+	pthread_mutex_lock(&st->q.mu);
+	if (st->q.queued >= STORE_MAX_QUEUED) {
+		pthread_mutex_unlock(&st->q.mu);
 		free(j);
 		return EAGAIN;
 	}
-	if (st->tail)
-		st->tail->next = j;
-	else
-		st->head = j;
-	st->tail = j;
-	st->queued++;
-	st->submitted++;
-	pthread_cond_signal(&st->cv_work);
-	pthread_mutex_unlock(&st->mu);
+	store_jobq_append(&st->q, j);
+	pthread_mutex_unlock(&st->q.mu);
 	return 0;
 }
 
 int store_sqlite_flush(struct store_sqlite *st)
 {
-	uint64_t target;
-	int failed;
-
-	if (!st)
-		return EINVAL;
-	pthread_mutex_lock(&st->mu);
-	target = st->submitted;
-	while (st->applied < target)
-		pthread_cond_wait(&st->cv_done, &st->mu);
-	failed = st->failed;
-	st->failed = 0;
-	pthread_mutex_unlock(&st->mu);
-	return failed ? EIO : 0;
+	return st ? store_jobq_flush(&st->q) : EINVAL;
 }
 
 static sy_str col_str(sqlite3_stmt *s, int i)
